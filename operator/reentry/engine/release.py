@@ -1,0 +1,106 @@
+"""Dependency convergence: lift the readiness gate service by service, bottom-up, in batches.
+
+A service stays ``Held`` until every service it ``dependsOn`` is ``Attached``. Then it is
+``Releasing``: its gated pods are released a batch at a time, ``interval`` apart. It becomes
+``Attached`` once all its pods are released and its Service shows ``minReadyEndpoints`` ready
+endpoints. Attachment is a milestone and is kept: a later crash of a pod does not re-hold the
+dependents, and any new gated pod of an Attached service is released at once (no stranded pods).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+
+from reentry.engine.observations import Event, ReleasePods, ServiceObservation
+from reentry.engine.timeutil import format_time, parse_time
+from reentry.model import ServiceSpec, ServiceState, ServiceStatus, parse_duration
+
+
+def batch_size(batch: int | str, total: int) -> int:
+    """Pods per batch: a count, or a percentage of ``total`` rounded up (at least one)."""
+    if isinstance(batch, int):
+        return batch
+    return max(1, math.ceil(total * int(batch.rstrip("%")) / 100))
+
+
+def observe_counts(status: ServiceStatus, observed: ServiceObservation) -> ServiceStatus:
+    """Refresh the pod and endpoint counts from what was observed."""
+    return status.model_copy(update={
+        "totalPods": len(observed.pods),
+        "releasedPods": sum(1 for p in observed.pods if p.released),
+        "readyEndpoints": observed.ready_endpoints,
+    })
+
+
+def _unreleased(observed: ServiceObservation) -> list[str]:
+    return sorted(p.name for p in observed.pods if p.gated and not p.released)
+
+
+def step_service(spec: ServiceSpec, status: ServiceStatus, observed: ServiceObservation,
+                 attached: set[str], now: datetime, release_allowed: bool
+                 ) -> tuple[ServiceStatus, ReleasePods | None, list[Event]]:
+    """Advance one service by one evaluation.
+
+    ``release_allowed`` is False before the dependencies stage (pods are held) and in a dry run.
+    Returns the new status, the pods to release now (if any) and the events to emit.
+    """
+    status = observe_counts(status, observed)
+    events: list[Event] = []
+    pending = _unreleased(observed)
+    stamp = format_time(now)
+
+    if status.state == ServiceState.ATTACHED:
+        # No stranded pods: a new, rescheduled or scaled-up pod of an attached service goes straight in.
+        if pending and release_allowed:
+            return status, ReleasePods(spec.name, tuple(pending)), events
+        return status, None, events
+
+    waiting = [d for d in spec.dependsOn if d not in attached]
+    if waiting or not release_allowed:
+        return status.model_copy(update={"state": ServiceState.HELD, "waitingFor": waiting}), None, events
+
+    if status.state == ServiceState.HELD:
+        status = status.model_copy(update={"state": ServiceState.RELEASING, "waitingFor": [],
+                                           "releaseStartedAt": stamp})
+        events.append(Event("ServiceReleasing", f"dependencies of {spec.name} are attached; releasing its pods"))
+
+    action = None
+    if pending:
+        interval = parse_duration(spec.release.interval)
+        last = parse_time(status.lastBatchAt) if status.lastBatchAt else None
+        if last is None or now - last >= interval:
+            gated_total = sum(1 for p in observed.pods if p.gated)
+            chosen = tuple(pending[: batch_size(spec.release.batch, gated_total)])
+            action = ReleasePods(spec.name, chosen)
+            status = status.model_copy(update={"lastBatchAt": stamp})
+            done = gated_total - len(pending) + len(chosen)
+            events.append(Event("PodsReleased", f"{spec.name}: released {len(chosen)} pod(s), "
+                                                f"{done}/{gated_total} of its gated pods"))
+    elif status.readyEndpoints >= spec.minReadyEndpoints and status.totalPods > 0:
+        status = status.model_copy(update={"state": ServiceState.ATTACHED, "attachedAt": stamp})
+        events.append(Event("ServiceAttached", f"{spec.name} attached with {status.readyEndpoints} ready "
+                                               f"endpoint(s) (min {spec.minReadyEndpoints})"))
+    return status, action, events
+
+
+def step_services(specs: Sequence[ServiceSpec], order: Sequence[str], statuses: dict[str, ServiceStatus],
+                  observed: dict[str, ServiceObservation], now: datetime, release_allowed: bool
+                  ) -> tuple[list[ServiceStatus], list[ReleasePods], list[Event]]:
+    """Advance every service in bottom-up order; a service attached now unblocks its dependents next time."""
+    by_name = {s.name: s for s in specs}
+    attached = {name for name, st in statuses.items() if st.state == ServiceState.ATTACHED}
+    new_statuses: dict[str, ServiceStatus] = {}
+    actions: list[ReleasePods] = []
+    events: list[Event] = []
+    for name in order:
+        current = statuses.get(name) or ServiceStatus(name=name)
+        new, action, evs = step_service(by_name[name], current, observed.get(name, ServiceObservation()),
+                                        attached, now, release_allowed)
+        new_statuses[name] = new
+        if action:
+            actions.append(action)
+        events.extend(evs)
+    # Status lists services in the plan's order, which is how a person wrote them.
+    return [new_statuses[s.name] for s in specs], actions, events

@@ -1,0 +1,37 @@
+"""kopf wiring: a few lines per handler; the decisions live in ``reentry.engine``.
+
+Run with ``reentry run`` (or ``kopf run -m reentry.handlers``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import kopf
+from lightkube import AsyncClient
+from lightkube.config.kubeconfig import KubeConfig
+
+from reentry import controller, model
+from reentry.kube import Kube
+
+#: Seconds between two evaluations of a plan. Short, because a held system waits on every tick.
+RECONCILE_INTERVAL = float(os.environ.get("REENTRY_RECONCILE_INTERVAL", "1"))
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Keep kopf's bookkeeping in annotations, so the status schema stays strict; open the client."""
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=model.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=model.GROUP)
+    settings.posting.level = logging.INFO
+    memo.kube = Kube(AsyncClient(config=KubeConfig.from_env(), field_manager="reentry"))
+
+
+@kopf.timer(model.GROUP, model.VERSION, model.PLURAL, interval=RECONCILE_INTERVAL, id="reconcile")
+async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Evaluate the plan and post an Event for every transition the engine reports."""
+    decision = await controller.reconcile(memo.kube, body)
+    for event in decision.events:
+        kopf.event(body, type="Warning" if event.warning else "Normal", reason=event.reason, message=event.message)

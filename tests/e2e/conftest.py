@@ -1,0 +1,162 @@
+"""End-to-end fixtures: one real control plane per test session, a namespace per test, the operator.
+
+By default the session starts its own sandbox (``reentry sandbox``) in a private state directory
+and stops it at the end. Set ``REENTRY_KUBECONFIG`` to run against an existing cluster instead
+(for example one made by ``kind create cluster --config kind-config.yaml``); nothing is started
+or stopped then, and ``kubectl`` is taken from PATH.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+from lightkube import Client
+from lightkube.config.kubeconfig import KubeConfig
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace
+
+from reentry import crd
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+T = TypeVar("T")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60, every: float = 0.2) -> T:
+    """Poll ``probe`` until it returns something truthy; fail naming ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last seen: {last!r})")
+
+
+@dataclass
+class Cluster:
+    """A reachable API server: its kubeconfig, a lightkube client and a kubectl runner."""
+
+    kubeconfig: Path
+    kubectl_bin: str
+    client: Client
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    def kubectl(self, *args: str, namespace: str | None = None, check: bool = True,
+                stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the real kubectl against the cluster."""
+        argv = [self.kubectl_bin, *(["-n", namespace] if namespace else []), *args]
+        result = subprocess.run(argv, capture_output=True, text=True, env=self.env(), input=stdin, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+        return result
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The session's control plane, with the RecoveryPlan CRD installed from crds/."""
+    external = os.environ.get("REENTRY_KUBECONFIG")
+    box_dir = None
+    if external:
+        kubeconfig, kubectl_bin = Path(external), shutil.which("kubectl") or "kubectl"
+    else:
+        from reentry.sandbox import cluster as sandbox
+
+        box_dir = Path(os.environ.get("REENTRY_TEST_SANDBOX_DIR") or tmp_path_factory.mktemp("sandbox"))
+        started = time.monotonic()
+        box = sandbox.up(box_dir)
+        print(f"\nsandbox up in {time.monotonic() - started:.1f}s at {box.server}", file=sys.stderr)
+        kubeconfig, kubectl_bin = box.kubeconfig, str(box.bin_dir / "kubectl")
+    client = Client(config=KubeConfig.from_file(kubeconfig), field_manager="reentry-tests")
+    handle = Cluster(kubeconfig, kubectl_bin, client)
+    handle.kubectl("apply", "--server-side", "-f", str(ROOT / "crds" / crd.CRD_FILE))
+    handle.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/recoveryplans.reentry.dev")
+    try:
+        yield handle
+    finally:
+        if box_dir is not None:
+            from reentry.sandbox import cluster as sandbox
+
+            sandbox.down(box_dir)
+
+
+@dataclass
+class Operator:
+    """The operator under test, as a real `reentry run` process."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_operator(cluster: Cluster, log: Path) -> Operator:
+    """Start `reentry run --all-namespaces` against the cluster, logging to ``log``."""
+    env = {**cluster.env(), "REENTRY_RECONCILE_INTERVAL": "0.5"}
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", "run", "--all-namespaces"],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    return Operator(proc, log)
+
+
+def stop_operator(operator: Operator) -> None:
+    if operator.process.poll() is None:
+        operator.process.terminate()
+        try:
+            operator.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            operator.process.kill()
+            operator.process.wait()
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    """One operator for the session, watching every namespace (each test has its own)."""
+    running = start_operator(cluster, tmp_path_factory.mktemp("operator") / "operator.log")
+    try:
+        yield running
+    finally:
+        stop_operator(running)
+        if running.process.returncode not in (0, -15):
+            print(running.logs()[-5000:], file=sys.stderr)
+
+
+@pytest.fixture
+def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace per test, deleted afterwards (without waiting)."""
+    base = request.node.name.lower().replace("_", "-")[:40].strip("-")
+    name = f"{base}-{uuid.uuid4().hex[:5]}"
+    cluster.client.create(Namespace(metadata=ObjectMeta(name=name)))
+    yield name
+    cluster.client.delete(Namespace, name)
+
+
+def load_example(name: str) -> list[dict[str, Any]]:
+    """The documents of one file in examples/ (the same files the demo and docs use)."""
+    return [d for d in yaml.safe_load_all((EXAMPLES / name).read_text()) if d]
+
+
+def apply_docs(cluster: Cluster, namespace: str, docs: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    """kubectl apply the given documents into the namespace."""
+    return cluster.kubectl("apply", "-f", "-", namespace=namespace, stdin=yaml.safe_dump_all(docs))

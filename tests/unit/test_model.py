@@ -1,0 +1,39 @@
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from reentry.errors import describe_validation_error
+from reentry.model import RecoveryPlanSpec, parse_duration
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("10s", 10), ("1h30m", 5400), ("250ms", 0.25), ("0s", 0)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+def test_bad_duration_is_named():
+    with pytest.raises(ValueError, match="invalid duration '10 minutes'"):
+        parse_duration("10 minutes")
+
+
+def _spec(**service):
+    return {"owner": {"team": "t"}, "services": [{"name": "a", "selector": {}, "service": "a", **service}]}
+
+
+@pytest.mark.parametrize("batch", [1, 3, "1%", "25%", "100%"])
+def test_valid_batches(batch):
+    RecoveryPlanSpec.model_validate(_spec(release={"batch": batch}))
+
+
+@pytest.mark.parametrize("batch", [0, "0%", "101%", "half", "25"])
+def test_invalid_batch_is_reported_with_its_path(batch):
+    with pytest.raises(ValidationError) as info:
+        RecoveryPlanSpec.model_validate(_spec(release={"batch": batch}))
+    assert describe_validation_error(info.value).startswith("spec.services[0].release.batch")
+
+
+def test_unknown_fields_are_refused_not_ignored():
+    with pytest.raises(ValidationError) as info:
+        RecoveryPlanSpec.model_validate({**_spec(), "identity": {"checks": []}})
+    assert "spec.identity: Extra inputs are not permitted" in describe_validation_error(info.value)
