@@ -7,6 +7,7 @@ patches. 404s and conflicts become outcomes here, not crashes in handlers.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
@@ -88,7 +89,8 @@ class Kube:
     async def release_pod(self, namespace: str, name: str) -> bool:
         """Set the readiness-gate condition True; False if the pod is gone (nothing left to release)."""
         condition = {"type": model.READINESS_GATE, "status": "True", "reason": "ReleasedByReentry",
-                     "message": "released by the reentry operator"}
+                     "message": "released by the reentry operator",
+                     "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         try:
             # Strategic merge on pod status merges conditions by type: the kubelet's own stay intact.
             await self.client.patch(Pod.Status, name, {"status": {"conditions": [condition]}},

@@ -29,7 +29,8 @@ def test_api_server_reports_the_pinned_version(cluster: Cluster):
 def test_token_request_then_token_review(cluster: Cluster, namespace: str):
     cluster.client.create(ServiceAccount(metadata=ObjectMeta(name="restored-client")), namespace=namespace)
     token = cluster.client.create(
-        ServiceAccount.Token(spec=TokenRequestSpec(audiences=["reentry-test"], expirationSeconds=600)),
+        ServiceAccount.Token(metadata=ObjectMeta(name="restored-client"),
+                             spec=TokenRequestSpec(audiences=["reentry-test"], expirationSeconds=600)),
         "restored-client", namespace=namespace)
     assert token.status is not None and token.status.token
     review = cluster.client.create(TokenReview(spec=TokenReviewSpec(token=token.status.token,

@@ -26,7 +26,8 @@ from typing import Any, cast
 
 from lightkube import ApiError, AsyncClient
 from lightkube.config.kubeconfig import KubeConfig
-from lightkube.models.core_v1 import ObjectReference
+from lightkube.core import resource
+from lightkube.generic_resource import Generic
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import Node, Pod
@@ -63,6 +64,23 @@ NOT_FOUND, CONFLICT = 404, 409
 TERMINAL_PHASES = ("Succeeded", "Failed")
 
 log = logging.getLogger("reentry.sandbox.kubelet")
+
+
+# lightkube's generic resources combine these bases the same way; their attribute stubs disagree.
+class PodBinding(resource.NamespacedSubResource, Generic):  # type: ignore[misc]
+    """The pods/binding subresource, as a plain dict.
+
+    The API server answers a binding with a Status, which lightkube's typed `Pod.Binding` fails to
+    decode (it expects a Binding back) after the binding has succeeded.
+    """
+
+    _api_info = resource.ApiInfo(
+        resource=resource.ResourceDef("", "v1", "Binding"),
+        parent=resource.ResourceDef("", "v1", "Pod"),
+        plural="pods",
+        verbs=["post"],
+        action="binding",
+    )
 
 
 class Kubelet:
@@ -220,10 +238,12 @@ class Kubelet:
     async def _bind(self, pod: Json, key: str) -> None:
         metadata = pod["metadata"]
         node = choose_node(self._nodes, Counter(self._pod_nodes.values()))
-        binding = Pod.Binding(
+        binding = PodBinding(
+            apiVersion="v1",
+            kind="Binding",
             # The uid makes the API server refuse the binding if the pod was replaced meanwhile.
             metadata=ObjectMeta(name=metadata["name"], namespace=metadata["namespace"], uid=metadata["uid"]),
-            target=ObjectReference(apiVersion="v1", kind="Node", name=node),
+            target={"apiVersion": "v1", "kind": "Node", "name": node},
         )
         await self._client.create(binding, name=metadata["name"], namespace=metadata["namespace"])
         self._pod_nodes[metadata["uid"]] = node
@@ -319,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.nodes < 1:
         parser.error("--nodes must be at least 1")
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s kubelet %(message)s")
+    # Only this module's actions at INFO: the HTTP client logs every request at INFO too.
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(asctime)s kubelet %(message)s")
+    log.setLevel(logging.INFO)
     return asyncio.run(_main(args))
 
 
