@@ -50,8 +50,8 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def validate_documents(path: Path) -> list[str]:
-    """Offline checks of every RecoveryPlan in a YAML file: schema and dependency graph."""
-    from reentry.engine import graph
+    """Offline checks of every RecoveryPlan in a YAML file: schema, dependency graph, names."""
+    from reentry.engine import validation
     from reentry.errors import describe_validation_error
 
     problems = []
@@ -68,7 +68,7 @@ def validate_documents(path: Path) -> list[str]:
         except ValidationError as err:
             problems.append(f"{path}: {name}: {describe_validation_error(err)}")
             continue
-        problems += [f"{path}: {name}: {p}" for p in graph.problems(spec.services)]
+        problems += [f"{path}: {name}: {p}" for p in validation.problems(spec)]
     return problems
 
 

@@ -49,11 +49,16 @@ def _structural(node: Any) -> Any:
         variants = [v for v in node.pop("anyOf") if v.get("type") != "null"]
         if len(variants) != 1:
             raise ValueError(f"cannot express union {variants!r} structurally")
+        # An optional field's description lives beside the anyOf; keep the outer one.
         if node.get("default", ...) is None:
             del node["default"]
         node = {**variants[0], **node}
     if node.get("additionalProperties") is False:
         del node["additionalProperties"]
+    if node.get("additionalProperties") is True:
+        # dict[str, Any]: free-form (a merge patch, a JobSpec); the operator validates what it can.
+        del node["additionalProperties"]
+        node["x-kubernetes-preserve-unknown-fields"] = True
     if node.get("default", ...) is None:
         del node["default"]
     return {k: _structural(v) for k, v in node.items() if k not in _DROP_KEYS}
@@ -96,6 +101,7 @@ def build_crd() -> dict[str, Any]:
                         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
                         {"name": "Stage", "type": "string", "jsonPath": ".status.stage"},
                         {"name": "Weight", "type": "integer", "jsonPath": ".status.traffic.weight"},
+                        {"name": "Mode", "type": "string", "jsonPath": ".spec.mode"},
                         {"name": "Owner", "type": "string", "jsonPath": ".spec.owner.team", "priority": 1},
                         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
                     ],

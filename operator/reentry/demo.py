@@ -41,6 +41,17 @@ def _kubectl(box: cluster.Sandbox, *args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
+def _wait_established(box: cluster.Sandbox) -> None:
+    """Poll rather than `kubectl wait`, which errors out when the new CRD has no status yet."""
+    deadline = time.monotonic() + 60
+    query = "jsonpath={.status.conditions[?(@.type=='Established')].status}"
+    while time.monotonic() < deadline:
+        if "True" in _kubectl(box, "get", "crd/recoveryplans.reentry.dev", "-o", query):
+            return
+        time.sleep(0.2)
+    raise RuntimeError("the RecoveryPlan CRD did not become Established within 60s")
+
+
 def _fresh_namespace(client: Client) -> None:
     try:
         client.delete(Namespace, NAMESPACE)
@@ -99,7 +110,7 @@ def main() -> int:
     box = cluster.up()
     client = Client(config=KubeConfig.from_file(box.kubeconfig), field_manager="reentry-demo")
     _kubectl(box, "apply", "--server-side", "-f", str(ROOT / "crds" / crd.CRD_FILE))
-    _kubectl(box, "wait", "--for=condition=Established", "crd/recoveryplans.reentry.dev")
+    _wait_established(box)
 
     _say(f"== 2. the shop comes back after the outage (namespace {NAMESPACE}); every pod is gated")
     _fresh_namespace(client)

@@ -15,6 +15,7 @@ from lightkube.config.kubeconfig import KubeConfig
 
 from reentry import controller, model
 from reentry.kube import Kube
+from reentry.objects import Objects
 
 #: Seconds between two evaluations of a plan. Short, because a held system waits on every tick.
 RECONCILE_INTERVAL = float(os.environ.get("REENTRY_RECONCILE_INTERVAL", "1"))
@@ -26,12 +27,20 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=model.GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=model.GROUP)
     settings.posting.level = logging.INFO
-    memo.kube = Kube(AsyncClient(config=KubeConfig.from_env(), field_manager="reentry"))
+    client = AsyncClient(config=KubeConfig.from_env(), field_manager="reentry")
+    memo.kube, memo.objects = Kube(client), Objects(client)
 
 
 @kopf.timer(model.GROUP, model.VERSION, model.PLURAL, interval=RECONCILE_INTERVAL, id="reconcile")
 async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Evaluate the plan and post an Event for every transition the engine reports."""
-    decision = await controller.reconcile(memo.kube, body)
+    decision = await controller.reconcile(memo.kube, memo.objects, body)
     for event in decision.events:
         kopf.event(body, type="Warning" if event.warning else "Normal", reason=event.reason, message=event.message)
+
+
+@kopf.on.delete(model.GROUP, model.VERSION, model.PLURAL, id="release-on-delete")
+async def release_on_delete(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    """A deleted plan leaves no pod behind a closed gate."""
+    released = await controller.release_on_delete(memo.kube, body)
+    logger.info("plan deleted: released %d held pod(s) it selected", released)

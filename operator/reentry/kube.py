@@ -6,21 +6,19 @@ patches. 404s and conflicts become outcomes here, not crashes in handlers.
 
 from __future__ import annotations
 
-import logging
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube import operators as op
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.resources.core_v1 import Pod
+from lightkube.resources.core_v1 import Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 from lightkube.types import PatchType
 
 from reentry import model
-from reentry.engine.observations import Observations, PodObservation, ServiceObservation
-
-log = logging.getLogger(__name__)
+from reentry.engine.observations import PodObservation, ServiceObservation
 
 RecoveryPlanResource = create_namespaced_resource(model.GROUP, model.VERSION, model.KIND, model.PLURAL)
 FIELD_MANAGER = "reentry"
@@ -73,18 +71,55 @@ class Kube:
         self.client = client
 
     async def observe_service(self, namespace: str, spec: model.ServiceSpec) -> ServiceObservation:
-        """The service's selected pods (not terminating) and its Service's ready endpoints."""
+        """The service's selected pods (not terminating), its Service's ready endpoints, whether it exists."""
         pods = [p async for p in self.client.list(Pod, namespace=namespace, labels=label_filter(spec.selector))]
         live = [pod_observation(p) for p in pods if p.metadata and not p.metadata.deletionTimestamp]
         slices = [s async for s in self.client.list(
             EndpointSlice, namespace=namespace, labels={"kubernetes.io/service-name": spec.service})]
         return ServiceObservation(pods=tuple(sorted(live, key=lambda p: p.name)),
-                                  ready_endpoints=count_ready_endpoints(slices))
+                                  ready_endpoints=count_ready_endpoints(slices),
+                                  service_exists=await self.exists(Service, spec.service, namespace))
 
-    async def observe(self, namespace: str, spec: model.RecoveryPlanSpec, start_requested: bool) -> Observations:
-        """Everything the engine needs about one plan."""
-        services = {s.name: await self.observe_service(namespace, s) for s in spec.services}
-        return Observations(services=services, start_requested=start_requested)
+    async def exists(self, kind: Any, name: str, namespace: str) -> bool:
+        """True when the named object exists."""
+        try:
+            await self.client.get(kind, name, namespace=namespace)
+        except ApiError as err:
+            if err.status.code == 404:
+                return False
+            raise
+        return True
+
+    async def held_pods(self, namespace: str) -> list[tuple[str, dict[str, str]]]:
+        """Pods of the namespace whose readiness gate is still closed, with their labels."""
+        found = []
+        async for pod in self.client.list(Pod, namespace=namespace):
+            seen = pod_observation(pod)
+            if seen.gated and not seen.released and pod.metadata and not pod.metadata.deletionTimestamp:
+                found.append((seen.name, dict(pod.metadata.labels or {})))
+        return found
+
+    async def plan_selectors(self, namespace: str) -> list[model.LabelSelector]:
+        """The service selectors of every RecoveryPlan in the namespace (invalid plans are skipped)."""
+        selectors = []
+        async for plan in self.client.list(RecoveryPlanResource, namespace=namespace):
+            spec: Any = plan.spec or {}
+            for service in spec.get("services") or []:
+                try:
+                    selectors.append(model.LabelSelector.model_validate(service.get("selector") or {}))
+                except ValueError:
+                    continue
+        return selectors
+
+    async def release_pods(self, namespace: str, names: list[str], concurrency: int = 32) -> int:
+        """Release pods concurrently (bounded); return how many were still there to release."""
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(name: str) -> bool:
+            async with limit:
+                return await self.release_pod(namespace, name)
+
+        return sum(await asyncio.gather(*(one(n) for n in names)))
 
     async def release_pod(self, namespace: str, name: str) -> bool:
         """Set the readiness-gate condition True; False if the pod is gone (nothing left to release)."""

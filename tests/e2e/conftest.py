@@ -90,7 +90,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     client = Client(config=KubeConfig.from_file(kubeconfig), field_manager="reentry-tests")
     handle = Cluster(kubeconfig, kubectl_bin, client)
     handle.kubectl("apply", "--server-side", "-f", str(ROOT / "crds" / crd.CRD_FILE))
-    handle.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/recoveryplans.reentry.dev")
+    # `kubectl wait` errors out when asked before the CRD has any status; poll instead.
+    wait_for("the RecoveryPlan CRD to be Established", lambda: "True" in handle.kubectl(
+        "get", "crd/recoveryplans.reentry.dev", "-o",
+        "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False).stdout)
     try:
         yield handle
     finally:
@@ -111,11 +114,17 @@ class Operator:
         return self.log.read_text(errors="replace")
 
 
-def start_operator(cluster: Cluster, log: Path) -> Operator:
-    """Start `reentry run --all-namespaces` against the cluster, logging to ``log``."""
+# The session's operator leaves `solo-*` namespaces alone: tests that kill and restart an operator
+# run their own there.
+SOLO_PREFIX = "solo-"
+SESSION_NAMESPACES = f"*,!{SOLO_PREFIX}*"
+
+
+def start_operator(cluster: Cluster, log: Path, namespace: str = SESSION_NAMESPACES) -> Operator:
+    """Start `reentry run --namespace PATTERN` against the cluster, logging to ``log``."""
     env = {**cluster.env(), "REENTRY_RECONCILE_INTERVAL": "0.5"}
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", "run", "--all-namespaces"],
+        proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", "run", "--namespace", namespace],
                                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     return Operator(proc, log)
 
@@ -132,7 +141,7 @@ def stop_operator(operator: Operator) -> None:
 
 @pytest.fixture(scope="session")
 def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
-    """One operator for the session, watching every namespace (each test has its own)."""
+    """One operator for the session, watching every namespace but the solo ones."""
     running = start_operator(cluster, tmp_path_factory.mktemp("operator") / "operator.log")
     try:
         yield running
@@ -142,14 +151,24 @@ def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
             print(running.logs()[-5000:], file=sys.stderr)
 
 
-@pytest.fixture
-def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace per test, deleted afterwards (without waiting)."""
-    base = request.node.name.lower().replace("_", "-")[:40].strip("-")
-    name = f"{base}-{uuid.uuid4().hex[:5]}"
+def _fresh_namespace(cluster: Cluster, request: pytest.FixtureRequest, prefix: str = "") -> Iterator[str]:
+    base = request.node.name.lower().replace("_", "-").removeprefix("test-")[:40].strip("-")
+    name = f"{prefix}{base}-{uuid.uuid4().hex[:5]}"
     cluster.client.create(Namespace(metadata=ObjectMeta(name=name)))
     yield name
     cluster.client.delete(Namespace, name)
+
+
+@pytest.fixture
+def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace per test, watched by the session's operator, deleted afterwards (without waiting)."""
+    yield from _fresh_namespace(cluster, request)
+
+
+@pytest.fixture
+def solo_namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace the session's operator ignores, for a test that runs its own."""
+    yield from _fresh_namespace(cluster, request, SOLO_PREFIX)
 
 
 def load_example(name: str) -> list[dict[str, Any]]:

@@ -7,25 +7,16 @@ from typing import Any
 
 from lightkube.resources.core_v1 import Pod
 
-from reentry.kube import RecoveryPlanResource
 from reentry.model import READINESS_GATE, START_ANNOTATION
 from tests.e2e.conftest import Cluster, Operator, apply_docs, load_example, wait_for
+from tests.e2e.story import released
+from tests.e2e.story import wait_phase as wait_plan_phase
 
 PLAN = "checkout-failback"
 
 
-def plan_status(cluster: Cluster, namespace: str, name: str = PLAN) -> dict[str, Any]:
-    status: Any = cluster.client.get(RecoveryPlanResource, name, namespace=namespace).status
-    return dict(status or {})
-
-
-def wait_phase(cluster: Cluster, namespace: str, phase: str, timeout: float = 90, name: str = PLAN) -> dict[str, Any]:
-    return wait_for(f"plan {name} in phase {phase}",
-                    lambda: (s := plan_status(cluster, namespace, name)).get("phase") == phase and s, timeout)
-
-
-def released(pod: Pod) -> bool:
-    return any(c.type == READINESS_GATE and c.status == "True" for c in (pod.status.conditions or []))
+def wait_phase(cluster: Cluster, namespace: str, phase: str) -> dict[str, Any]:
+    return wait_plan_phase(cluster, namespace, PLAN, phase)
 
 
 def release_times(cluster: Cluster, namespace: str, app: str) -> list[str]:
@@ -67,7 +58,7 @@ def test_shop_reenters_bottom_up_and_is_restored(cluster: Cluster, operator: Ope
     assert {n: (s["state"], s["releasedPods"], s["totalPods"]) for n, s in services.items()} == {
         "auth": ("Attached", 2, 2), "orders": ("Attached", 3, 3), "checkout": ("Attached", 2, 2)}
     conditions = {c["type"]: c["status"] for c in final["conditions"]}
-    assert conditions == {"Ready": "True", "Progressing": "False", "Stalled": "False"}
+    assert conditions == {"Ready": "True", "Progressing": "False", "Stalled": "False", "PlanReady": "True"}
 
     # And the order is bottom-up: each service attached before the next one's release started
     assert services["auth"]["attachedAt"] < services["orders"]["releaseStartedAt"]
@@ -79,7 +70,7 @@ def test_shop_reenters_bottom_up_and_is_restored(cluster: Cluster, operator: Ope
     # And kubectl shows it (GitOps tools wait the same way)
     cluster.kubectl("wait", "--for=condition=Ready", f"rplan/{PLAN}", "--timeout=10s", namespace=namespace)
     table = cluster.kubectl("get", "rplan", namespace=namespace).stdout.splitlines()
-    assert table[0].split() == ["NAME", "PHASE", "STAGE", "WEIGHT", "AGE"]
+    assert table[0].split() == ["NAME", "PHASE", "STAGE", "WEIGHT", "MODE", "AGE"]
     assert table[1].split()[:2] == [PLAN, "Restored"]
 
 

@@ -8,14 +8,25 @@ from typing import Any
 
 import pytest
 
-from reentry.engine.observations import Observations, PodObservation, ServiceObservation
-from reentry.model import RecoveryPlanSpec
+from reentry.engine.observations import (
+    ActionProgress,
+    CheckResult,
+    Controls,
+    Observations,
+    PodObservation,
+    ServiceObservation,
+)
+from reentry.model import Outcome, RecoveryPlanSpec
 
 
-def plan(*services: dict[str, Any], start: str = "OnTechnicalRecovery") -> RecoveryPlanSpec:
-    """A plan over the given services; each needs at least a name (selector and Service default to it)."""
+def plan(*services: dict[str, Any], start: str = "OnTechnicalRecovery", **sections: Any) -> RecoveryPlanSpec:
+    """A plan over the given services; each needs at least a name (selector and Service default to it).
+
+    ``sections`` are further spec fields (identity={...}, validation={...}, mode="DryRun", ...).
+    """
     full = [{"selector": {"matchLabels": {"app": s["name"]}}, "service": s["name"], **s} for s in services]
-    return RecoveryPlanSpec.model_validate({"owner": {"team": "payments"}, "start": start, "services": full})
+    return RecoveryPlanSpec.model_validate({"owner": {"team": "payments"}, "start": start, "services": full,
+                                           **sections})
 
 
 def pods(prefix: str, count: int, released: Iterable[int] = (), gated: bool = True) -> tuple[PodObservation, ...]:
@@ -25,9 +36,20 @@ def pods(prefix: str, count: int, released: Iterable[int] = (), gated: bool = Tr
                  for i in range(count))
 
 
-def observed(start: bool = False, **services: ServiceObservation) -> Observations:
-    """Observations keyed by service name."""
-    return Observations(services=dict(services), start_requested=start)
+def observed(start: bool = False, checks: dict[str, CheckResult] | None = None,
+             actions: dict[str, ActionProgress] | None = None, controls: Controls | None = None,
+             **services: ServiceObservation) -> Observations:
+    """Observations keyed by service name; ``start`` is the start annotation."""
+    controls = controls or Controls(start=start)
+    return Observations(services=dict(services), controls=controls, checks=checks or {}, actions=actions or {})
+
+
+def passing(observed: str = "ok") -> CheckResult:
+    return CheckResult(Outcome.PASS, observed=observed)
+
+
+def failing(observed: str = "bad", threshold: str | None = None) -> CheckResult:
+    return CheckResult(Outcome.FAIL, observed=observed, threshold=threshold)
 
 
 class Clock:

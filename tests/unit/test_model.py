@@ -35,5 +35,13 @@ def test_invalid_batch_is_reported_with_its_path(batch):
 
 def test_unknown_fields_are_refused_not_ignored():
     with pytest.raises(ValidationError) as info:
-        RecoveryPlanSpec.model_validate({**_spec(), "identity": {"checks": []}})
-    assert "spec.identity: Extra inputs are not permitted" in describe_validation_error(info.value)
+        RecoveryPlanSpec.model_validate({**_spec(), "trafic": {"checks": []}})
+    assert "spec.trafic: Extra inputs are not permitted" in describe_validation_error(info.value)
+
+
+def test_a_check_needs_exactly_one_kind():
+    two = {"name": "x", "workload": {"name": "db"}, "endpoints": {"service": "db"}}
+    with pytest.raises(ValidationError) as info:
+        RecoveryPlanSpec.model_validate({**_spec(), "state": {"checks": [two]}})
+    assert "check 'x' needs exactly one of workload, endpoints, resource, leases (got workload, endpoints)" in (
+        describe_validation_error(info.value))

@@ -38,8 +38,10 @@ def test_stages_pass_in_fixed_order_and_checkless_stages_pass_through(clock):
                                          StageState.PENDING, StageState.PENDING]
     assert decision.status.phase == Phase.DEPENDENCY_CONVERGENCE
     assert decision.status.stage == "dependencies"
-    reasons = [e.reason for e in decision.events]
-    assert reasons[0] == "DependencyConvergence"
+    assert [(e.reason, e.message) for e in decision.events[:5]] == [
+        ("StageStarted", "stage identity started"), ("StagePassed", "stage identity passed"),
+        ("StageStarted", "stage state started"), ("StagePassed", "stage state passed"),
+        ("StageStarted", "stage dependencies started")]
 
 
 def test_services_are_released_bottom_up_and_the_plan_restores(clock):
@@ -90,7 +92,7 @@ def test_services_are_released_bottom_up_and_the_plan_restores(clock):
     assert status.operationallyRestoredAt is not None
     assert all(st.state == StageState.PASSED for st in status.stages)
     assert conditions(status) == {"Ready": ("True", "Restored"), "Progressing": ("False", "Restored"),
-                                  "Stalled": ("False", "AsExpected")}
+                                  "Stalled": ("False", "AsExpected"), "PlanReady": ("True", "ReferencesResolved")}
     a, o, c = (services(status)[n] for n in ("auth", "orders", "checkout"))
     assert a.attachedAt < o.releaseStartedAt < o.attachedAt < c.releaseStartedAt < c.attachedAt
     assert "Restored" in [e.reason for e in final.events]

@@ -12,9 +12,17 @@ READY = "Ready"
 PROGRESSING = "Progressing"
 STALLED = "Stalled"
 
+PLAN_READY = "PlanReady"
+OVERRIDDEN = "Overridden"
+VALIDATION_HEALTHY = "ValidationHealthy"
+
 # Reasons for conditions that are not simply the phase name.
 REASON_INVALID_SPEC = "InvalidSpec"
 REASON_AS_EXPECTED = "AsExpected"
+REASON_CHECK_TIMEOUT = "CheckTimeout"
+REASON_ACTION_FAILED = "ActionFailed"
+REASON_AWAITING_APPROVAL = "AwaitingApproval"
+REASON_DRY_RUN = "DryRun"
 
 RUNNING_PHASES = frozenset({
     Phase.IDENTITY_PRE_WARMING, Phase.STATE_RECONCILIATION, Phase.DEPENDENCY_CONVERGENCE,
@@ -45,17 +53,29 @@ def get_condition(conditions: list[Condition], type_: str) -> Condition | None:
 
 
 def for_phase(conditions: list[Condition], phase: Phase, message: str, generation: int | None,
-              now: str, stalled_reason: str | None = None) -> list[Condition]:
-    """Derive Ready/Progressing/Stalled from the phase, as kstatus readers (Argo CD, Flux) expect."""
-    def make(type_: str, on: bool, reason: str) -> Condition:
-        return Condition(type=type_, status="True" if on else "False", reason=reason, message=message,
+              now: str, reason: str | None = None) -> list[Condition]:
+    """Derive Ready/Progressing/Stalled from the phase, as kstatus readers (Argo CD, Flux) expect.
+
+    ``reason`` replaces the phase name as the reason where a more precise one exists
+    (AwaitingApproval, CheckTimeout, ActionFailed, InvalidSpec, DryRun).
+    """
+    def make(type_: str, on: bool, why: str, text: str = message) -> Condition:
+        return Condition(type=type_, status="True" if on else "False", reason=why, message=text,
                          observedGeneration=generation, lastTransitionTime=now)
 
     failed = phase in (Phase.FAILED, Phase.ABORTED)
-    updated = set_condition(conditions, make(READY, phase == Phase.RESTORED, phase.value))
-    updated = set_condition(updated, make(PROGRESSING, phase in RUNNING_PHASES, phase.value))
-    stalled_reason = (stalled_reason or phase.value) if failed else REASON_AS_EXPECTED
-    stalled = make(STALLED, failed, stalled_reason)
-    if not failed:
-        stalled = stalled.model_copy(update={"message": ""})
+    why = reason or phase.value
+    updated = set_condition(conditions, make(READY, phase == Phase.RESTORED, why))
+    updated = set_condition(updated, make(PROGRESSING, phase in RUNNING_PHASES, why))
+    stalled = make(STALLED, True, why) if failed else make(STALLED, False, REASON_AS_EXPECTED, "")
     return set_condition(updated, stalled)
+
+
+def set_flag(conditions: list[Condition], type_: str, on: bool | None, reason: str, message: str,
+             generation: int | None, now: str) -> list[Condition]:
+    """Set an extra condition (PlanReady, Overridden, ValidationHealthy); ``on`` None removes it."""
+    if on is None:
+        return [c for c in conditions if c.type != type_]
+    return set_condition(conditions, Condition(type=type_, status="True" if on else "False", reason=reason,
+                                               message=message, observedGeneration=generation,
+                                               lastTransitionTime=now))

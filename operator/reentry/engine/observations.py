@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from reentry.model import ActionState, Outcome
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,49 @@ class ServiceObservation:
 
     pods: tuple[PodObservation, ...] = ()
     ready_endpoints: int = 0
+    service_exists: bool = True
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The owner's approval as the controls annotation carried it."""
+
+    by: str
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class Controls:
+    """What people asked for through the plan's annotations (see docs/controls.md)."""
+
+    start: bool = False
+    paused: bool = False
+    resume_token: str | None = None
+    abort_reason: str | None = None
+    approval: Approval | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What one probe of a check found. ``observed`` and ``threshold`` are for people; never secrets."""
+
+    outcome: Outcome
+    observed: str | None = None
+    threshold: str | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ActionProgress:
+    """Where an action stands after one execution step.
+
+    ``record`` is persisted in status and handed back on the next step (a Job's name, the values a
+    patch replaced), so a restarted operator continues instead of starting over.
+    """
+
+    state: ActionState
+    record: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -29,7 +75,15 @@ class Observations:
     """Everything one evaluation needs from outside, gathered before it runs."""
 
     services: dict[str, ServiceObservation] = field(default_factory=dict)
-    start_requested: bool = False
+    controls: Controls = field(default_factory=Controls)
+    checks: dict[str, CheckResult] = field(default_factory=dict)
+    """Results of the checks the engine asked for, by check name."""
+    actions: dict[str, ActionProgress] = field(default_factory=dict)
+    """Progress of the actions that were executed since the last evaluation, by action name."""
+    missing_refs: tuple[str, ...] = ()
+    """Objects the plan refers to that do not exist (gathered only before the plan starts)."""
+    unmatched_gated_pods: tuple[str, ...] = ()
+    """Gated pods in the namespace that no plan's services select."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ def observe_counts(status: ServiceStatus, observed: ServiceObservation) -> Servi
     return status.model_copy(update={
         "totalPods": len(observed.pods),
         "releasedPods": sum(1 for p in observed.pods if p.released),
+        "heldPods": sum(1 for p in observed.pods if not p.released),
         "readyEndpoints": observed.ready_endpoints,
     })
 
@@ -39,11 +40,13 @@ def _unreleased(observed: ServiceObservation) -> list[str]:
 
 
 def step_service(spec: ServiceSpec, status: ServiceStatus, observed: ServiceObservation,
-                 attached: set[str], now: datetime, release_allowed: bool
+                 attached: set[str], now: datetime, release_allowed: bool, dry_run: bool = False
                  ) -> tuple[ServiceStatus, ReleasePods | None, list[Event]]:
     """Advance one service by one evaluation.
 
-    ``release_allowed`` is False before the dependencies stage (pods are held) and in a dry run.
+    ``release_allowed`` is False before the dependencies stage and while paused or aborted: only
+    new pods of an already Attached service are let in then. In a dry run nothing is released: the
+    service reports how many pods it would release and counts as attached on the next evaluation.
     Returns the new status, the pods to release now (if any) and the events to emit.
     """
     status = observe_counts(status, observed)
@@ -53,13 +56,17 @@ def step_service(spec: ServiceSpec, status: ServiceStatus, observed: ServiceObse
 
     if status.state == ServiceState.ATTACHED:
         # No stranded pods: a new, rescheduled or scaled-up pod of an attached service goes straight in.
-        if pending and release_allowed:
+        if pending and not dry_run:
             return status, ReleasePods(spec.name, tuple(pending)), events
         return status, None, events
 
     waiting = [d for d in spec.dependsOn if d not in attached]
     if waiting or not release_allowed:
-        return status.model_copy(update={"state": ServiceState.HELD, "waitingFor": waiting}), None, events
+        # Held stays Held; a Releasing service frozen by a pause stays Releasing where it is.
+        return status.model_copy(update={"waitingFor": waiting}), None, events
+
+    if dry_run:
+        return _dry_run(spec, status, pending, stamp)
 
     if status.state == ServiceState.HELD:
         status = status.model_copy(update={"state": ServiceState.RELEASING, "waitingFor": [],
@@ -85,9 +92,21 @@ def step_service(spec: ServiceSpec, status: ServiceStatus, observed: ServiceObse
     return status, action, events
 
 
+def _dry_run(spec: ServiceSpec, status: ServiceStatus, pending: list[str], stamp: str
+             ) -> tuple[ServiceStatus, None, list[Event]]:
+    if status.state == ServiceState.HELD:
+        message = (f"dry run: would release {len(pending)} pod(s) of {spec.name} in batches of "
+                   f"{spec.release.batch} every {spec.release.interval}")
+        return status.model_copy(update={"state": ServiceState.RELEASING, "waitingFor": [],
+                                         "releaseStartedAt": stamp, "wouldRelease": len(pending)}), None, [
+            Event("DryRunWouldRelease", message)]
+    return status.model_copy(update={"state": ServiceState.ATTACHED, "attachedAt": stamp}), None, [
+        Event("ServiceAttached", f"dry run: {spec.name} would be attached next")]
+
+
 def step_services(specs: Sequence[ServiceSpec], order: Sequence[str], statuses: dict[str, ServiceStatus],
-                  observed: dict[str, ServiceObservation], now: datetime, release_allowed: bool
-                  ) -> tuple[list[ServiceStatus], list[ReleasePods], list[Event]]:
+                  observed: dict[str, ServiceObservation], now: datetime, release_allowed: bool,
+                  dry_run: bool = False) -> tuple[list[ServiceStatus], list[ReleasePods], list[Event]]:
     """Advance every service in bottom-up order; a service attached now unblocks its dependents next time."""
     by_name = {s.name: s for s in specs}
     attached = {name for name, st in statuses.items() if st.state == ServiceState.ATTACHED}
@@ -97,7 +116,7 @@ def step_services(specs: Sequence[ServiceSpec], order: Sequence[str], statuses: 
     for name in order:
         current = statuses.get(name) or ServiceStatus(name=name)
         new, action, evs = step_service(by_name[name], current, observed.get(name, ServiceObservation()),
-                                        attached, now, release_allowed)
+                                        attached, now, release_allowed, dry_run)
         new_statuses[name] = new
         if action:
             actions.append(action)

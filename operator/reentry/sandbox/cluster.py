@@ -53,6 +53,8 @@ class Sandbox:
     api_port: int = 0
     etcd_port: int = 0
     pids: dict[str, int] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
+    """Handles of the processes this ``up`` started (not persisted: ``down`` may run elsewhere)."""
 
     @property
     def state_file(self) -> Path:
@@ -140,8 +142,9 @@ def _wait(what: str, predicate: object, timeout: float, box: Sandbox, log_name: 
     while time.monotonic() < deadline:
         if predicate():
             return
-        pid = box.pids.get(log_name)
-        if pid and not _alive(pid, _expected_command(log_name)):
+        # The handle, not /proc: right after fork the child's command line is still Python's.
+        proc = box.procs.get(log_name)
+        if proc is not None and proc.poll() is not None:
             break
         time.sleep(0.2)
     tail = box.log(log_name).read_text(errors="replace").splitlines()[-15:] if box.log(log_name).exists() else []
@@ -156,6 +159,7 @@ def _spawn(box: Sandbox, name: str, argv: list[str], env: dict[str, str] | None 
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env=env)
     box.pids[name] = proc.pid
+    box.procs[name] = proc
     box.save()
 
 

@@ -1,0 +1,63 @@
+"""Executors for the action kinds: one module per kind, one registry line each.
+
+The engine calls :func:`execute` once per reconcile while an action is Running, handing back the
+``record`` the previous step returned (persisted in the plan's status). Every executor is
+idempotent and safe to interrupt at any point: the operator may be killed between any two calls,
+or in the middle of one, and the API server still sees each effect once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from lightkube import ApiError
+
+from reentry import model
+from reentry.actions import job, patch, release_leases
+from reentry.actions.context import ActionContext
+from reentry.engine.observations import ActionProgress
+from reentry.kube import Kube
+from reentry.model import ActionState
+from reentry.objects import Objects, UnknownKind, describe_error
+
+__all__ = ["EXECUTORS", "ActionContext", "Executor", "execute"]
+
+log = logging.getLogger(__name__)
+
+#: ``execute(kube, objects, plan_namespace, context, kind_spec, record)``: the kind's own model.
+Executor = Callable[[Kube, Objects, str, ActionContext, Any, dict[str, Any]], Awaitable[ActionProgress]]
+
+EXECUTORS: dict[str, Executor] = {
+    "releaseLeases": release_leases.execute,
+    "patch": patch.execute,
+    "job": job.execute,
+}
+
+# Answers that say "not now" rather than "never": timeout, conflict, throttled.
+_RETRY_CODES = (408, 409, 429)
+
+
+async def execute(kube: Kube, objects: Objects, namespace: str, context: ActionContext, action: model.Action,
+                  record: dict[str, Any]) -> ActionProgress:
+    """Take the action's next step; never raises (but lets cancellation through).
+
+    A refusal that will not change by itself (invalid, forbidden, unknown kind) fails the action
+    with the cause named; anything else (the API server unreachable, a 5xx) keeps it Running with
+    its record unchanged, so the next call tries again from the same place.
+    """
+    run = EXECUTORS.get(action.kind)
+    if run is None:
+        return ActionProgress(ActionState.FAILED, record, f"action {action.name}: no executor for kind {action.kind}")
+    try:
+        return await run(kube, objects, namespace, context, getattr(action, action.kind), record)
+    except (ApiError, UnknownKind) as err:
+        cause = f"{action.kind} action {action.name}: {describe_error(err)}"
+        if isinstance(err, ApiError) and (err.status.code in _RETRY_CODES or (err.status.code or 500) >= 500):
+            return ActionProgress(ActionState.RUNNING, record, f"retrying after {cause}")
+        return ActionProgress(ActionState.FAILED, record, cause)
+    except Exception as err:
+        log.warning("action %s (%s) in %s: will retry", action.name, action.kind, namespace, exc_info=True)
+        return ActionProgress(ActionState.RUNNING, record,
+                              f"retrying after {action.kind} action {action.name}: {describe_error(err)}")

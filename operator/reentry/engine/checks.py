@@ -1,0 +1,83 @@
+"""Check bookkeeping: results over time, ``stableFor``, flaps, overrides and timeouts.
+
+A check is *satisfied* when it is overridden, or when its latest result is Pass and it has been
+passing without interruption for ``stableFor``. Any other result restarts that clock: a flap is
+not a pass. Events are emitted on transitions only, never once per loop.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from reentry.engine.observations import CheckResult, Event
+from reentry.engine.timeutil import format_time, parse_time
+from reentry.model import Check, CheckStatus, Outcome, Override, parse_duration
+
+
+def _stable_for(spec: Check) -> timedelta:
+    return parse_duration(spec.stableFor) if spec.stableFor else timedelta(0)
+
+
+def satisfied(spec: Check, status: CheckStatus | None, now: datetime) -> bool:
+    """True when the check counts as passed at ``now``."""
+    if status is None:
+        return False
+    if status.overridden:
+        return True
+    if status.result != Outcome.PASS or status.passingSince is None:
+        return False
+    return now - parse_time(status.passingSince) >= _stable_for(spec)
+
+
+def timed_out(spec: Check, status: CheckStatus | None, now: datetime) -> bool:
+    """True when the check has waited longer than its ``timeout`` without being satisfied."""
+    if not spec.timeout or status is None or status.firstEvaluatedAt is None or satisfied(spec, status, now):
+        return False
+    return now - parse_time(status.firstEvaluatedAt) >= parse_duration(spec.timeout)
+
+
+def update(spec: Check, stage: str, previous: CheckStatus | None, result: CheckResult | None,
+           override: Override | None, now: datetime) -> tuple[CheckStatus, list[Event]]:
+    """Fold one probe result (or none, when it was not probed this time) into the check's status."""
+    stamp = format_time(now)
+    status = previous or CheckStatus(name=spec.name, stage=stage, kind=spec.kind)
+    status = status.model_copy(update={"stage": stage, "kind": spec.kind})
+    events: list[Event] = []
+
+    if override is not None:
+        if not status.overridden:
+            events.append(Event("Overridden", f"check {spec.name} overridden: {override.reason}", warning=True))
+        status = status.model_copy(update={"overridden": True, "overrideReason": override.reason})
+    elif status.overridden:
+        status = status.model_copy(update={"overridden": False, "overrideReason": None})
+
+    if result is None:
+        return status, events
+
+    changed = result.outcome != status.result
+    passing_since = status.passingSince if result.outcome == Outcome.PASS else None
+    if result.outcome == Outcome.PASS and passing_since is None:
+        passing_since = stamp
+    status = status.model_copy(update={
+        "result": result.outcome,
+        "observed": result.observed,
+        "threshold": result.threshold,
+        "message": result.message or None,
+        "since": stamp if changed else status.since,
+        "passingSince": passing_since,
+        "firstEvaluatedAt": status.firstEvaluatedAt or stamp,
+    })
+    if changed and result.outcome in (Outcome.FAIL, Outcome.ERROR) and not status.overridden:
+        detail = f"observed {result.observed}" if result.observed else result.message
+        if result.threshold:
+            detail += f" ({result.threshold})"
+        events.append(Event("CheckFailed", f"{stage} check {spec.name}: {result.outcome.value}: {detail}",
+                            warning=True))
+    elif changed and result.outcome == Outcome.PASS and previous is not None and previous.result is not None:
+        events.append(Event("CheckPassing", f"{stage} check {spec.name} passes again"))
+    return status, events
+
+
+def restart_clock(status: CheckStatus, now: datetime) -> CheckStatus:
+    """Give a timed-out check a fresh ``timeout`` window (after a person resumes the plan)."""
+    return status.model_copy(update={"firstEvaluatedAt": format_time(now)})

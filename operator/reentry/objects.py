@@ -1,0 +1,160 @@
+"""Any Kubernetes object by apiVersion, kind and name, as plain JSON dicts.
+
+Checks and actions name objects the way manifests do (``apiVersion: apps/v1, kind: Deployment``),
+so the resource behind a kind is found by API discovery (``/api/v1``, ``/apis/<group>/<version>``)
+the first time it is needed and cached after that: built-in kinds and custom resources alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from lightkube import ApiError, AsyncClient
+from lightkube.core import resource as res
+from lightkube.generic_resource import GenericGlobalResource, GenericNamespacedResource
+from lightkube.types import PatchType
+
+from reentry.model import ObjectRef
+
+#: A GenericNamespacedResource or GenericGlobalResource subclass. Typed loosely because lightkube's
+#: overloads tell the two apart by type, and here only the API server knows which one a kind is.
+GenericResource = Any
+
+# Every verb lightkube knows: the API server, not the client, decides what a resource allows.
+_VERBS = ["delete", "deletecollection", "get", "global_list", "global_watch", "list", "patch", "post", "put", "watch"]
+
+
+class UnknownKind(LookupError):
+    """The API server serves no such kind in that apiVersion."""
+
+
+class Objects:
+    """A generic object client over the operator's lightkube client."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+        self._resources: dict[tuple[str, str], GenericResource] = {}
+
+    async def resource(self, api_version: str, kind: str) -> GenericResource:
+        """The lightkube resource for ``kind`` in ``api_version``; raises :class:`UnknownKind`."""
+        key = (api_version, kind)
+        if key not in self._resources:
+            # A miss re-reads discovery: a CRD installed since the last look is found.
+            for found_kind, resource in (await self._discover(api_version)).items():
+                self._resources.setdefault((api_version, found_kind), resource)
+        if key not in self._resources:
+            raise UnknownKind(f"no such kind {kind} in {api_version}")
+        return self._resources[key]
+
+    async def _discover(self, api_version: str) -> dict[str, GenericResource]:
+        group, _, version = api_version.rpartition("/")
+        # Relative, as lightkube's own: a server URL with a path (behind a proxy) keeps its path.
+        url = f"apis/{group}/{version}" if group else f"api/{version}"
+        response = await self._http().get(url)
+        if response.status_code == 404:
+            raise UnknownKind(f"the API server serves no {api_version}")
+        self._raise_for_status(response)
+        resources = {}
+        for item in response.json().get("resources", []):
+            if "/" not in item["name"]:  # "deployments/status" and the like are subresources
+                resources[item["kind"]] = _generic(group, version, item["kind"], item["name"], item["namespaced"])
+        return resources
+
+    def _http(self) -> Any:
+        # lightkube has no public raw request; its HTTP client carries the server URL, TLS and auth.
+        return self.client._client._client
+
+    @staticmethod
+    def _raise_for_status(response: Any) -> None:
+        """An :class:`ApiError` for an error answer with a Status body, as lightkube raises them."""
+        if response.is_error and response.headers.get("content-type") == "application/json":
+            raise ApiError(request=response.request, response=response)
+        response.raise_for_status()
+
+    async def get(self, ref: ObjectRef, namespace: str) -> dict[str, Any] | None:
+        """The object, or None when it does not exist (``ref.namespace`` wins over ``namespace``)."""
+        resource = await self.resource(ref.apiVersion, ref.kind)
+        try:
+            obj = await self.client.get(resource, ref.name, namespace=_namespace(resource, ref, namespace))
+        except ApiError as err:
+            if err.status.code == 404:
+                return None
+            raise
+        return dict(obj)
+
+    async def merge_patch(self, ref: ObjectRef, namespace: str, patch: dict[str, Any], *,
+                          field_manager: str) -> dict[str, Any]:
+        """Apply a JSON merge patch and return the object as the API server stored it."""
+        resource = await self.resource(ref.apiVersion, ref.kind)
+        obj = await self.client.patch(resource, ref.name, patch, namespace=_namespace(resource, ref, namespace),
+                                      patch_type=PatchType.MERGE, field_manager=field_manager)
+        return dict(obj)
+
+    async def create(self, body: dict[str, Any], *, field_manager: str) -> dict[str, Any]:
+        """Create the object ``body`` describes: its apiVersion and kind name the resource, its
+        ``metadata.namespace`` the namespace."""
+        resource = await self.resource(body["apiVersion"], body["kind"])
+        return dict(await self.client.create(resource(body), field_manager=field_manager))
+
+    async def delete(self, ref: ObjectRef, namespace: str, *, resource_version: str | None = None) -> bool:
+        """Delete the object; False when it was already gone.
+
+        With ``resource_version`` the API server deletes only that version of the object (a 409
+        :class:`ApiError` otherwise), so a decision made on what was read holds when it lands.
+        """
+        resource = await self.resource(ref.apiVersion, ref.kind)
+        info = res.api_info(resource)
+        group, version = info.resource.group, info.resource.version
+        ns = _namespace(resource, ref, namespace)
+        url = "/".join(["apis", group, version] if group else ["api", version])
+        url += (f"/namespaces/{ns}" if ns else "") + f"/{info.plural}/{ref.name}"
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if resource_version is not None:
+            options["preconditions"] = {"resourceVersion": resource_version}
+        # lightkube's delete sends no body, and preconditions travel only in the body.
+        response = await self._http().request("DELETE", url, json=options)
+        if response.status_code == 404:
+            return False
+        self._raise_for_status(response)
+        return True
+
+
+def _generic(group: str, version: str, kind: str, plural: str, namespaced: bool) -> GenericResource:
+    """A lightkube resource class for one kind, kept out of lightkube's global registry.
+
+    The registry holds one class per kind for the whole process (``codecs.load_all_yaml`` and the
+    typed resources use it); these classes are private to :class:`Objects`.
+    """
+    base = GenericNamespacedResource if namespaced else GenericGlobalResource
+    info = res.ApiInfo(resource=res.ResourceDef(group, version, kind), plural=plural, verbs=_VERBS)
+    cls: GenericResource = type(kind, (base,), {"_api_info": info})
+    return cls
+
+
+def _namespace(resource: GenericResource, ref: ObjectRef, default: str) -> str | None:
+    """Where the object lives: None for cluster-scoped kinds."""
+    if issubclass(resource, GenericNamespacedResource):
+        return ref.namespace or default
+    return None
+
+
+def describe_error(err: Exception) -> str:
+    """One line naming what went wrong, for a status message: the API server's own words when it answered."""
+    if isinstance(err, ApiError):
+        return f"{err.status.code} {err.status.reason or 'error'}: {err.status.message}"
+    if isinstance(err, UnknownKind):
+        return str(err)
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+def is_secret(kind: str) -> bool:
+    """Whether values of this kind must never reach status, events or logs (any group's Secret, to be safe)."""
+    return kind == "Secret"
+
+
+def fingerprint(value: Any) -> str:
+    """sha256 hex of the canonical JSON of ``value``: tells values apart without showing them."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
