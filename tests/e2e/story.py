@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
+from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Pod
+from lightkube.types import PatchType
 
+from reentry.actions.job import ACTION_LABEL
 from reentry.kube import RecoveryPlanResource
 from reentry.model import READINESS_GATE
 from tests.e2e.conftest import Cluster, apply_docs, wait_for
@@ -104,3 +108,45 @@ def events(cluster: Cluster, namespace: str, name: str) -> list[tuple[str, str]]
     out = cluster.kubectl("get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "yaml",
                           "--sort-by=.metadata.creationTimestamp", namespace=namespace).stdout
     return [(e["reason"], e.get("message", "")) for e in yaml.safe_load(out)["items"]]
+
+
+# ---- playing the Job controller's verdict (the simulated kubelet never ends a container) --------
+
+
+def now() -> str:
+    """The current time as Kubernetes writes it."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def jobs_of(cluster: Cluster, namespace: str, action: str) -> list[Job]:
+    """The Jobs an action created, by its label."""
+    return list(cluster.client.list(Job, namespace=namespace, labels={ACTION_LABEL: action}))
+
+
+def started(cluster: Cluster, namespace: str, name: str) -> Job:
+    """Wait until the Job controller has started the Job (the API server refuses a verdict before)."""
+    def running() -> Job | None:
+        job = cluster.client.get(Job, name, namespace=namespace)
+        return job if job.status is not None and job.status.startTime is not None and job.status.active else None
+
+    return wait_for(f"Job {name} to start", running)
+
+
+def finish(cluster: Cluster, namespace: str, name: str, status: dict[str, Any]) -> None:
+    """Write the Job's final status as its controller would."""
+    cluster.client.patch(Job.Status, name, {"status": {"active": 0, "ready": 0, **status}}, namespace=namespace,
+                         patch_type=PatchType.MERGE)
+
+
+def condition(kind: str, reason: str, message: str) -> dict[str, str]:
+    """A Job condition, True since now."""
+    return {"type": kind, "status": "True", "reason": reason, "message": message, "lastTransitionTime": now()}
+
+
+def complete(cluster: Cluster, namespace: str, name: str) -> None:
+    """The Job succeeded (the API server wants SuccessCriteriaMet before Complete, and a completionTime)."""
+    started(cluster, namespace, name)
+    message = "Reached expected number of succeeded pods"
+    finish(cluster, namespace, name, {"succeeded": 1, "completionTime": now(), "conditions": [
+        condition("SuccessCriteriaMet", "CompletionsReached", message),
+        condition("Complete", "CompletionsReached", message)]})

@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
@@ -22,12 +21,13 @@ from lightkube.types import PatchType
 
 from reentry import actions, checks
 from reentry.actions import ActionContext
-from reentry.actions.job import ACTION_LABEL, PLAN_LABEL
+from reentry.actions.job import PLAN_LABEL
 from reentry.engine.observations import ActionProgress, CheckResult
 from reentry.kube import Kube, RecoveryPlanResource
 from reentry.model import Action, ActionState, Check, ObjectRef, Outcome
 from reentry.objects import Objects
 from tests.e2e.conftest import Cluster, apply_docs, wait_for
+from tests.e2e.story import condition, finish, jobs_of, now, started
 
 T = TypeVar("T")
 PAUSE = "registry.k8s.io/pause:3.10"
@@ -102,10 +102,6 @@ def a_plan(cluster: Cluster, namespace: str, name: str = "failback") -> ActionCo
 
 def in_context(plan: ActionContext, action_name: str) -> ActionContext:
     return ActionContext(plan.plan_name, plan.plan_uid, action_name)
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---- checks -------------------------------------------------------------------------------------
@@ -364,25 +360,6 @@ def test_patch_on_a_missing_object_fails_naming_it(cluster: Cluster, namespace: 
 
 JOB = {"job": {"spec": {"backoffLimit": 0, "template": {"spec": {
     "restartPolicy": "Never", "containers": [{"name": "migrate", "image": PAUSE}]}}}}}
-
-
-def jobs_of(cluster: Cluster, namespace: str, action: str) -> list[Job]:
-    return list(cluster.client.list(Job, namespace=namespace, labels={ACTION_LABEL: action}))
-
-
-def started(cluster: Cluster, namespace: str, name: str) -> Job:
-    return wait_for(f"Job {name} to start", lambda: (j := cluster.client.get(Job, name, namespace=namespace))
-                    .status is not None and j.status.startTime is not None and j.status.active and j)
-
-
-def finish(cluster: Cluster, namespace: str, name: str, status: dict[str, Any]) -> None:
-    """Play the Job controller's verdict (the simulated kubelet never ends a container)."""
-    cluster.client.patch(Job.Status, name, {"status": {"active": 0, "ready": 0, **status}}, namespace=namespace,
-                         patch_type=PatchType.MERGE)
-
-
-def condition(kind: str, reason: str, message: str) -> dict[str, str]:
-    return {"type": kind, "status": "True", "reason": reason, "message": message, "lastTransitionTime": now()}
 
 
 def test_job_runs_once_to_completion(cluster: Cluster, namespace: str):

@@ -1,0 +1,40 @@
+"""reentry benchmarks: ratios measured in one run, against one API server (a private sandbox).
+
+Run from the repository root (this is what ``make bench`` is meant to run)::
+
+    PYTHONPATH=.:operator python bench/run.py [--pods 500] [--trials 20] [--out docs/benchmarks.md]
+
+Without ``--out`` the results are printed only. The run starts its own sandbox in a temporary
+directory (``--workdir DIR`` keeps it, with the sandbox's and the operator's logs), the operator as a
+real ``python -m reentry.cli run --all-namespaces`` process with ``REENTRY_RECONCILE_INTERVAL=0.2``,
+and stops both at the end, also on error or at the overall deadline (``--timeout``, 15 minutes).
+
+Absolute numbers depend on the machine; the point is the ratio of two numbers measured in the same
+run against the same API server, simulated kubelet and controller manager.
+
+(a) Release throughput (``bench/throughput.py``)
+    Two namespaces, each with a Deployment of N pods carrying the ``reentry.dev/released``
+    readiness gate and a Service selecting them (so the EndpointSlice controller does the same work
+    in both). *Baseline* first: a plain ``asyncio.gather`` bounded by the same semaphore size as
+    ``Kube.release_pods`` sends the operator's own patch (``Kube.release_pod``) for every pod; timed
+    from the first patch to the last response. *Operator* second, in the other namespace: with the
+    operator already running, a RecoveryPlan (one service, batch 100%, ``start: OnTechnicalRecovery``)
+    is created; timed from just before the create request until a pod watch has seen every pod's
+    gate condition True. The time to the first release (the operator's reaction) is reported too.
+    Baseline first, not interleaved: both runs then meet an idle operator and a settled cluster,
+    and the baseline cannot profit from connections or caches the operator warmed. A pod watch runs
+    in the benchmark process during both runs, so both carry its cost.
+
+(b) Reaction latency (``bench/latency.py``)
+    Per trial a plan with services ``base`` and ``dep`` (``dep`` dependsOn ``base``), one gated pod
+    each, in one namespace reused with fresh object names per trial (a trial's plan is deleted
+    before the next, so only one plan ticks at a time). Measured: from a watch seeing ``base``'s
+    EndpointSlice with a ready endpoint (the real-world event) to the watch seeing ``dep``'s pod
+    with its gate condition True. For perspective, in a second namespace and without the operator:
+    the *chain* (patching a pod's gate until its EndpointSlice shows it ready: API server, kubelet,
+    EndpointSlice controller) and an *ideal* reaction (the benchmark itself patches the dependent's
+    gate as soon as its watch sees that endpoint; the floor for any watch-driven controller). One
+    warm-up trial, not counted, also proves the operator is up.
+
+Nothing here is part of the pytest suite.
+"""

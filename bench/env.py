@@ -1,0 +1,135 @@
+"""The benchmark's environment: a private sandbox, kubectl, the operator process, deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lightkube import ApiError, AsyncClient, codecs
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace
+
+from reentry import crd
+from reentry.sandbox import cluster
+
+ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+
+
+@contextmanager
+def sandbox(directory: Path) -> Iterator[cluster.Sandbox]:
+    """A sandbox of our own in ``directory``, stopped on the way out whatever happens."""
+    box = cluster.up(directory)
+    try:
+        yield box
+    finally:
+        cluster.down(directory)
+
+
+def kubectl(box: cluster.Sandbox, *args: str, timeout: float = 120) -> str:
+    """Run the sandbox's kubectl; raise with its stderr on failure."""
+    argv = [str(box.bin_dir / "kubectl"), f"--kubeconfig={box.kubeconfig}", *args]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def install_crd(box: cluster.Sandbox) -> None:
+    """Apply the RecoveryPlan CRD from crds/ and wait until it is served."""
+    kubectl(box, "apply", "--server-side", "-f", str(ROOT / "crds" / crd.CRD_FILE))
+    kubectl(box, "wait", "--for=condition=Established", "--timeout=60s", "crd/recoveryplans.reentry.dev")
+
+
+def server_version(box: cluster.Sandbox) -> str:
+    """The API server's gitVersion, e.g. v1.34.4."""
+    version: str = json.loads(kubectl(box, "version", "-o", "json"))["serverVersion"]["gitVersion"]
+    return version
+
+
+@dataclass
+class OperatorProcess:
+    """The operator as a real ``python -m reentry.cli run --all-namespaces`` process."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def check_alive(self) -> None:
+        """Raise, with the end of its log, if the operator has exited."""
+        code = self.process.poll()
+        if code is not None:
+            raise RuntimeError(f"the operator exited with code {code}; last lines of {self.log}:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@contextmanager
+def operator_process(box: cluster.Sandbox, log: Path, interval: float) -> Iterator[OperatorProcess]:
+    """Start the operator against the sandbox; stop it (and only it, by its process group) on the way out."""
+    env = {**os.environ, "KUBECONFIG": str(box.kubeconfig), "REENTRY_RECONCILE_INTERVAL": str(interval)}
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", "run", "--all-namespaces"],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+    try:
+        yield OperatorProcess(proc, log)
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=15)
+
+
+async def create_namespace(client: AsyncClient, prefix: str) -> str:
+    """A fresh namespace named ``prefix-xxxxx``."""
+    name = f"{prefix}-{uuid.uuid4().hex[:5]}"
+    await client.create(Namespace(metadata=ObjectMeta(name=name)))
+    return name
+
+
+async def create_all(client: AsyncClient, namespace: str, manifests: list[dict[str, Any]]) -> None:
+    """Create each manifest in the namespace (typed or registered generic resources)."""
+    for manifest in manifests:
+        await client.create(codecs.from_dict(manifest), namespace=namespace)  # type: ignore[call-overload]
+
+
+async def delete_quietly(client: AsyncClient, kind: Any, name: str, namespace: str) -> None:
+    """Delete an object; one that is already gone is fine."""
+    try:
+        await client.delete(kind, name, namespace=namespace)
+    except ApiError as err:
+        if err.status.code != 404:
+            raise
+
+
+async def poll(what: str, probe: Callable[[], Awaitable[T | None]], timeout: float, every: float = 0.5) -> T:
+    """Await ``probe`` until it returns something truthy; raise naming ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(every)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last seen: {last!r})")

@@ -1,0 +1,117 @@
+"""The operator dies (SIGKILL) mid-drill, three times, and comes back: nothing repeats, nothing is skipped."""
+
+from __future__ import annotations
+
+import signal
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import ConfigMap, Pod
+
+from reentry.model import READINESS_GATE
+from tests.e2e.conftest import Cluster, Operator, apply_docs, start_operator, stop_operator, wait_for
+from tests.e2e.story import (
+    by_name,
+    complete,
+    gated_service,
+    given_running_pods,
+    jobs_of,
+    recovery_plan,
+    released_count,
+    service_entry,
+    wait_phase,
+    wait_status,
+)
+
+PLAN = "crash-drill"
+PAUSE = "registry.k8s.io/pause:3.10"
+
+
+def kill(operator: Operator) -> None:
+    """SIGKILL: no shutdown handler runs, exactly like an OOM kill or a node loss."""
+    operator.process.send_signal(signal.SIGKILL)
+    operator.process.wait(timeout=10)
+
+
+def release_times(cluster: Cluster, namespace: str, app: str) -> list[datetime]:
+    return sorted(c.lastTransitionTime for p in cluster.client.list(Pod, namespace=namespace, labels={"app": app})
+                  for c in (p.status.conditions or []) if c.type == READINESS_GATE and c.status == "True")
+
+
+def test_kill_and_restart_at_an_action_a_hold_and_between_batches(cluster: Cluster, solo_namespace: str,
+                                                                   tmp_path: Path):
+    ns = solo_namespace
+    # Given a restored system held back: a (3 pods, one every 2 s) <- b (2 pods)
+    given_running_pods(cluster, ns, gated_service("a", 3) + gated_service("b", 2), 5)
+    cluster.client.create(ConfigMap(metadata=ObjectMeta(name="routing"), data={"mode": "degraded"}), namespace=ns)
+    cluster.client.create(ConfigMap(metadata=ObjectMeta(name="db-lag"), data={"lag": "0"}), namespace=ns)
+    plan = recovery_plan(
+        PLAN,
+        [service_entry("a", release={"batch": 1, "interval": "2s"}), service_entry("b", ("a",))],
+        state={
+            "actions": [
+                {"name": "warm-cache", "job": {"spec": {"backoffLimit": 0, "template": {"spec": {
+                    "restartPolicy": "Never", "containers": [{"name": "warm", "image": PAUSE}]}}}}},
+                {"name": "routing-restored", "patch": {"apiVersion": "v1", "kind": "ConfigMap", "name": "routing",
+                                                      "patch": {"data": {"mode": "restored"}}}},
+            ],
+            "checks": [{"name": "replica-lag", "stableFor": "3s", "resource": {
+                "apiVersion": "v1", "kind": "ConfigMap", "name": "db-lag", "path": ".data.lag", "max": 1}}],
+        })
+    operator = start_operator(cluster, tmp_path / "operator.log", namespace=ns)
+    try:
+        apply_docs(cluster, ns, [plan])
+
+        # Kill 1: while the Job action runs
+        wait_status(cluster, ns, PLAN, "the job action to run",
+                    lambda s: by_name(s.get("actions", [])).get("warm-cache", {}).get("state") == "Running")
+        job = jobs_of(cluster, ns, "warm-cache")
+        kill(operator)
+        operator = start_operator(cluster, tmp_path / "operator.log", namespace=ns)
+        if not job:  # killed between marking it Running and creating it: the new operator creates it
+            job = [wait_for_job(cluster, ns)]
+        complete(cluster, ns, job[0].metadata.name)
+
+        # Kill 2: during the stableFor hold of the state check
+        wait_status(cluster, ns, PLAN, "the lag check to hold",
+                    lambda s: by_name(s.get("checks", [])).get("replica-lag", {}).get("passingSince"))
+        kill(operator)
+        operator = start_operator(cluster, tmp_path / "operator.log", namespace=ns)
+
+        # Kill 3: between two release batches of a
+        wait_status(cluster, ns, PLAN, "a's first batch",
+                    lambda s: by_name(s.get("services", [])).get("a", {}).get("releasedPods") == 1)
+        kill(operator)
+        operator = start_operator(cluster, tmp_path / "operator.log", namespace=ns)
+
+        final = wait_phase(cluster, ns, PLAN, "Restored", timeout=120)
+    finally:
+        stop_operator(operator)
+
+    # Then no action ran twice
+    assert len(jobs_of(cluster, ns, "warm-cache")) == 1
+    actions = by_name(final["actions"])
+    assert [a["state"] for a in final["actions"]] == ["Succeeded", "Succeeded"]
+    assert actions["routing-restored"]["record"] == {"previous": {"data": {"mode": "degraded"}}}
+    assert cluster.client.get(ConfigMap, "routing", namespace=ns).data == {"mode": "restored"}
+    # And no step was skipped: stages passed in order, the actions before the checks, a before b
+    stages = final["stages"]
+    assert [s["state"] for s in stages] == ["Passed"] * 5
+    assert [s["startedAt"] for s in stages] == sorted(s["startedAt"] for s in stages)
+    assert actions["warm-cache"]["finishedAt"] <= actions["routing-restored"]["startedAt"]
+    services = by_name(final["services"])
+    assert services["a"]["attachedAt"] < services["b"]["releaseStartedAt"]
+    # And a's batches kept their interval across the restart (gate times have whole seconds)
+    times = release_times(cluster, ns, "a")
+    assert len(times) == 3
+    assert all((later - earlier).total_seconds() >= 1 for earlier, later in pairwise(times))
+    # And every pod ended released
+    assert released_count(cluster, ns) == 5
+
+
+def wait_for_job(cluster: Cluster, namespace: str) -> Job:
+    jobs = wait_for("the warm-cache Job", lambda: jobs_of(cluster, namespace, "warm-cache"))
+    return jobs[0]
