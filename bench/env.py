@@ -49,7 +49,13 @@ def kubectl(box: cluster.Sandbox, *args: str, timeout: float = 120) -> str:
 def install_crd(box: cluster.Sandbox) -> None:
     """Apply the RecoveryPlan CRD from crds/ and wait until it is served."""
     kubectl(box, "apply", "--server-side", "-f", str(ROOT / "crds" / crd.CRD_FILE))
-    kubectl(box, "wait", "--for=condition=Established", "--timeout=60s", "crd/recoveryplans.reentry.dev")
+    query = '{.status.conditions[?(@.type=="Established")].status}'
+    deadline = time.monotonic() + 60
+    while kubectl(box, "get", "crd/recoveryplans.reentry.dev", "-o", f"jsonpath={query}").strip() != "True":
+        # `kubectl wait` errors out instead of waiting while the CRD has no conditions yet.
+        if time.monotonic() > deadline:
+            raise TimeoutError("the RecoveryPlan CRD was not Established within 60s")
+        time.sleep(0.2)
 
 
 def server_version(box: cluster.Sandbox) -> str:

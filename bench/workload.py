@@ -75,8 +75,8 @@ def running(obj: Json) -> bool:
 
 async def running_pods(client: AsyncClient, namespace: str, labels: dict[str, str] | None = None) -> list[str]:
     """Names of the namespace's pods that are bound and Running."""
-    return [pod_name(p) async for p in client.list(PodDict, namespace=namespace, labels=labels or {})
-            if running(p)]
+    selector: dict[str, Any] = dict(labels or {})
+    return [pod_name(p) async for p in client.list(PodDict, namespace=namespace, labels=selector) if running(p)]
 
 
 async def wait_running(client: AsyncClient, namespace: str, count: int, timeout: float,

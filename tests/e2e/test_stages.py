@@ -183,3 +183,37 @@ def test_preflight_names_what_is_missing_before_the_outage(cluster: Cluster, ope
     assert "service ghost selects no pods" in ready["message"]
     assert "ConfigMap db-lag (check replica-lag) not found" in ready["message"]
     assert plan_status(cluster, namespace, PLAN)["phase"] == "Armed"
+
+
+def test_abort_stops_the_reentry_and_holds_what_was_not_yet_in(cluster: Cluster, operator: Operator,
+                                                                  namespace: str):
+    given_running_pods(cluster, namespace, gated_service("auth", 1) + gated_service("orders", 2), 3)
+    # orders re-enters slowly: one pod, then the next after 60 s
+    plan = recovery_plan(PLAN, [service_entry("auth"),
+                                service_entry("orders", ("auth",), release={"batch": 1, "interval": "60s"})])
+    apply_docs(cluster, namespace, [plan])
+    wait_status(cluster, namespace, PLAN, "orders' first batch",
+                lambda s: by_name(s.get("services", [])).get("orders", {}).get("releasedPods") == 1)
+    cluster.kubectl("annotate", "rplan", PLAN, "reentry.dev/abort=primary flapping again", namespace=namespace)
+    aborted = wait_phase(cluster, namespace, PLAN, "Aborted")
+    stalled = next(c for c in aborted["conditions"] if c["type"] == "Stalled")
+    assert (stalled["status"], stalled["reason"]) == ("True", "Aborted")
+    assert "primary flapping again" in aborted["message"]
+    assert released_count(cluster, namespace, "orders") == 1
+
+    # A replacement pod of the attached auth service is still let in: aborting strands nothing that was in
+    cluster.kubectl("scale", "deployment/auth", "--replicas=2", namespace=namespace)
+    after = wait_status(cluster, namespace, PLAN, "auth's new pod released",
+                                 lambda s: by_name(s["services"])["auth"]["releasedPods"] == 2)
+    assert after["phase"] == "Aborted"
+    assert released_count(cluster, namespace, "orders") == 1  # orders' second pod stays held
+
+
+def test_deleting_a_plan_hands_its_pods_back(cluster: Cluster, operator: Operator, namespace: str):
+    given_running_pods(cluster, namespace, gated_service("auth", 2), 2)
+    plan = recovery_plan(PLAN, [service_entry("auth")], start="Manual")
+    apply_docs(cluster, namespace, [plan])
+    wait_phase(cluster, namespace, PLAN, "Armed")
+    assert released_count(cluster, namespace) == 0
+    cluster.kubectl("delete", "rplan", PLAN, "--wait=true", "--timeout=60s", namespace=namespace)
+    assert released_count(cluster, namespace) == 2
