@@ -51,6 +51,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 def validate_documents(path: Path) -> list[str]:
     """Offline checks of every RecoveryPlan in a YAML file: schema, dependency graph, names."""
+    from reentry import paths
     from reentry.engine import validation
     from reentry.errors import describe_validation_error
 
@@ -69,6 +70,12 @@ def validate_documents(path: Path) -> list[str]:
             problems.append(f"{path}: {name}: {describe_validation_error(err)}")
             continue
         problems += [f"{path}: {name}: {p}" for p in validation.problems(spec)]
+        for _, check in validation.all_checks(spec):
+            if check.resource is not None:
+                try:
+                    paths.parse(check.resource.path)
+                except paths.InvalidPath as err:
+                    problems.append(f"{path}: {name}: check {check.name}: {err}")
     return problems
 
 

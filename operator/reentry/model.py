@@ -158,7 +158,7 @@ class ResourceCheck(ObjectRef, Comparison):
 
 
 class LeaseTarget(_Model):
-    """coordination.k8s.io Leases, by name or label selector."""
+    """coordination.k8s.io Leases: those named plus those selected; with neither, every Lease of the namespace."""
 
     names: list[str] = Field(default_factory=list)
     selector: LabelSelector | None = None
