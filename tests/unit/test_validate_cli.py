@@ -23,7 +23,8 @@ def base(**extra):
 
 
 def test_the_examples_are_valid(capsys):
-    assert main(["validate", str(ROOT / "examples" / "checkout-failback.yaml"), str(ROOT / "examples" / "shop.yaml")]) == 0
+    examples = ROOT / "examples"
+    assert main(["validate", str(examples / "checkout-failback.yaml"), str(examples / "shop.yaml")]) == 0
     assert capsys.readouterr().out == ""
 
 
