@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -183,12 +183,35 @@ class OnTimeout(StrEnum):
     FAIL = "Fail"
 
 
-class Check(_Model):
+class _OneKind(_Model):
+    """A named item that uses exactly one of its kinds (a check or an action)."""
+
+    _kinds: ClassVar[tuple[str, ...]] = ()
+    _what: ClassVar[str] = ""
+
+    name: str = Field(pattern=DNS_LABEL_PATTERN, max_length=63, description="Unique within the plan.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        chosen = [k for k in self._kinds if getattr(self, k) is not None]
+        if len(chosen) != 1:
+            raise ValueError(f"{self._what} {self.name!r} needs exactly one of {', '.join(self._kinds)} "
+                             f"(got {', '.join(chosen) or 'none'})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """The name of the kind this item uses."""
+        return next(k for k in self._kinds if getattr(self, k) is not None)
+
+
+class Check(_OneKind):
     """One gate of a stage: exactly one kind, optionally held stable and bounded in time."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one(_CHECK_KINDS))
+    _kinds = _CHECK_KINDS
+    _what = "check"
 
-    name: str = Field(pattern=DNS_LABEL_PATTERN, max_length=63, description="Unique within the plan.")
     workload: WorkloadCheck | None = None
     endpoints: EndpointsCheck | None = None
     resource: ResourceCheck | None = None
@@ -196,16 +219,6 @@ class Check(_Model):
     stableFor: Duration | None = Field(default=None, description="Must pass continuously this long.")
     timeout: Duration | None = Field(default=None, description="Give up waiting after this long.")
     onTimeout: OnTimeout = Field(default=OnTimeout.PAUSE, description="Pause (a person decides) or Fail.")
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Check:
-        _require_one(self, _CHECK_KINDS, f"check {self.name!r}")
-        return self
-
-    @property
-    def kind(self) -> str:
-        """The name of the kind this check uses."""
-        return next(k for k in _CHECK_KINDS if getattr(self, k) is not None)
 
 
 class PatchAction(ObjectRef):
@@ -220,31 +233,16 @@ class JobAction(_Model):
     spec: dict[str, Any] = Field(description="A batch/v1 JobSpec.")
 
 
-class Action(_Model):
+class Action(_OneKind):
     """Something a stage does once, in order, before its checks are evaluated."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one(_ACTION_KINDS))
+    _kinds = _ACTION_KINDS
+    _what = "action"
 
-    name: str = Field(pattern=DNS_LABEL_PATTERN, max_length=63, description="Unique within the plan.")
     releaseLeases: LeaseTarget | None = None
     patch: PatchAction | None = None
     job: JobAction | None = None
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Action:
-        _require_one(self, _ACTION_KINDS, f"action {self.name!r}")
-        return self
-
-    @property
-    def kind(self) -> str:
-        """The name of the kind this action uses."""
-        return next(k for k in _ACTION_KINDS if getattr(self, k) is not None)
-
-
-def _require_one(item: BaseModel, kinds: tuple[str, ...], what: str) -> None:
-    chosen = [k for k in kinds if getattr(item, k) is not None]
-    if len(chosen) != 1:
-        raise ValueError(f"{what} needs exactly one of {', '.join(kinds)} (got {', '.join(chosen) or 'none'})")
 
 
 class Stage(_Model):
