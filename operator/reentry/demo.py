@@ -146,8 +146,9 @@ def main() -> int:
     _say(_kubectl(box, "get", "rplan", "-n", NAMESPACE, "-o", "wide").rstrip())
     for s in final.get("services", []):
         _say(f"   {s['name']:<9} release started {s.get('releaseStartedAt')}  attached {s.get('attachedAt')}")
-    _say(f"\nLook around:  eval \"$(reentry sandbox env)\"; kubectl describe rplan -n {NAMESPACE} {PLAN}")
+    me = sys.argv[0] if "/" in sys.argv[0] else "reentry"
+    _say(f"\nLook around:  eval \"$({me} sandbox env)\"; kubectl describe rplan -n {NAMESPACE} {PLAN}")
     _say(f"              kubectl get events -n {NAMESPACE} --field-selector involvedObject.name={PLAN}")
     _say(f"Operator log: {log}")
-    _say("Tear down:    reentry sandbox down")
+    _say(f"Tear down:    {me} sandbox down")
     return 0 if final.get("phase") == "Restored" else 1
