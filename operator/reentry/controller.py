@@ -24,7 +24,7 @@ from reentry.engine.observations import ActionProgress, CheckResult, Observation
 from reentry.engine.reconcile import Decision, evaluate, invalid, running_actions, wanted_checks
 from reentry.engine.validation import all_actions
 from reentry.errors import describe_validation_error
-from reentry.kube import Kube
+from reentry.kube import Kube, LabeledPod
 from reentry.objects import Objects
 
 _NOT_STARTED = (None, model.Phase.PENDING, model.Phase.ARMED)
@@ -43,18 +43,19 @@ async def _missing_refs(objects: Objects, namespace: str, spec: model.RecoveryPl
     return tuple(missing)
 
 
-async def _unmatched(kube: Kube, namespace: str) -> tuple[str, ...]:
-    held = await kube.held_pods(namespace)
+async def _unmatched(kube: Kube, namespace: str, pods: list[LabeledPod]) -> tuple[str, ...]:
+    held = [p for p in pods if p.pod.gated and not p.pod.released]
     if not held:
         return ()
     plan_selectors = await kube.plan_selectors(namespace)
-    return tuple(name for name, labels in held if not any(selectors.matches(s, labels) for s in plan_selectors))
+    return tuple(p.pod.name for p in held if not any(selectors.matches(s, p.labels) for s in plan_selectors))
 
 
 async def observe(kube: Kube, objects: Objects, namespace: str, name: str, uid: str, spec: model.RecoveryPlanSpec,
                   status: model.RecoveryPlanStatus | None, metadata: Mapping[str, Any]) -> Observations:
     """Everything the engine needs for one evaluation of this plan."""
-    services = {s.name: await kube.observe_service(namespace, s) for s in spec.services}
+    pods = await kube.namespace_pods(namespace)
+    services = {s.name: await kube.observe_service(namespace, s, pods) for s in spec.services}
     results: dict[str, CheckResult] = {}
     for check in wanted_checks(spec, status):
         results[check.name] = await checks.probe(kube, objects, namespace, check)
@@ -73,7 +74,7 @@ async def observe(kube: Kube, objects: Objects, namespace: str, name: str, uid: 
         checks=results,
         actions=progress,
         missing_refs=await _missing_refs(objects, namespace, spec) if before_start else (),
-        unmatched_gated_pods=await _unmatched(kube, namespace),
+        unmatched_gated_pods=await _unmatched(kube, namespace, pods),
     )
 
 
@@ -115,8 +116,8 @@ async def release_on_delete(kube: Kube, body: Mapping[str, Any]) -> int:
         return 0
     namespace = raw["metadata"]["namespace"]
     released = 0
+    pods = await kube.namespace_pods(namespace)
     for service in spec.services:
-        seen = await kube.observe_service(namespace, service)
-        held = [p.name for p in seen.pods if not p.released]
+        held = [p.pod.name for p in pods if not p.pod.released and selectors.matches(service.selector, p.labels)]
         released += await kube.release_pods(namespace, held)
     return released

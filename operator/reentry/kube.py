@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from lightkube import ApiError, AsyncClient
 from lightkube import operators as op
@@ -18,7 +18,16 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from lightkube.types import PatchType
 
 from reentry import model
+from reentry.engine import selectors
 from reentry.engine.observations import PodObservation, ServiceObservation
+
+
+class LabeledPod(NamedTuple):
+    """A pod's labels (to match selectors in memory) and what the engine needs to know of it."""
+
+    labels: dict[str, str]
+    pod: PodObservation
+
 
 RecoveryPlanResource = create_namespaced_resource(model.GROUP, model.VERSION, model.KIND, model.PLURAL)
 FIELD_MANAGER = "reentry"
@@ -70,14 +79,21 @@ class Kube:
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
 
-    async def observe_service(self, namespace: str, spec: model.ServiceSpec) -> ServiceObservation:
-        """The service's selected pods (not terminating), its Service's ready endpoints, whether it exists."""
-        pods = [p async for p in self.client.list(Pod, namespace=namespace, labels=label_filter(spec.selector))]
-        live = [pod_observation(p) for p in pods if p.metadata and not p.metadata.deletionTimestamp]
+    async def namespace_pods(self, namespace: str) -> list[LabeledPod]:
+        """Every pod of the namespace that is not terminating, listed once per evaluation."""
+        found = []
+        async for pod in self.client.list(Pod, namespace=namespace):
+            if pod.metadata and not pod.metadata.deletionTimestamp:
+                found.append(LabeledPod(dict(pod.metadata.labels or {}), pod_observation(pod)))
+        return found
+
+    async def observe_service(self, namespace: str, spec: model.ServiceSpec,
+                              pods: list[LabeledPod]) -> ServiceObservation:
+        """The service's pods (from ``pods``), its Service's ready endpoints, whether the Service exists."""
+        selected = sorted((p.pod for p in pods if selectors.matches(spec.selector, p.labels)), key=lambda p: p.name)
         slices = [s async for s in self.client.list(
             EndpointSlice, namespace=namespace, labels={"kubernetes.io/service-name": spec.service})]
-        return ServiceObservation(pods=tuple(sorted(live, key=lambda p: p.name)),
-                                  ready_endpoints=count_ready_endpoints(slices),
+        return ServiceObservation(pods=tuple(selected), ready_endpoints=count_ready_endpoints(slices),
                                   service_exists=await self.exists(Service, spec.service, namespace))
 
     async def exists(self, kind: Any, name: str, namespace: str) -> bool:
@@ -89,15 +105,6 @@ class Kube:
                 return False
             raise
         return True
-
-    async def held_pods(self, namespace: str) -> list[tuple[str, dict[str, str]]]:
-        """Pods of the namespace whose readiness gate is still closed, with their labels."""
-        found = []
-        async for pod in self.client.list(Pod, namespace=namespace):
-            seen = pod_observation(pod)
-            if seen.gated and not seen.released and pod.metadata and not pod.metadata.deletionTimestamp:
-                found.append((seen.name, dict(pod.metadata.labels or {})))
-        return found
 
     async def plan_selectors(self, namespace: str) -> list[model.LabelSelector]:
         """The service selectors of every RecoveryPlan in the namespace (invalid plans are skipped)."""
