@@ -18,7 +18,7 @@ from reentry.kube import Kube
 from reentry.objects import Objects
 
 #: Seconds between two evaluations of a plan. Short, because a held system waits on every tick.
-RECONCILE_INTERVAL = float(os.environ.get("REENTRY_RECONCILE_INTERVAL", "1"))
+RECONCILE_INTERVAL = float(os.environ.get("REENTRY_RECONCILE_INTERVAL", "0.5"))
 
 
 @kopf.on.startup()

@@ -107,7 +107,7 @@ def _dry_run(spec: ServiceSpec, status: ServiceStatus, pending: list[str], stamp
 def step_services(specs: Sequence[ServiceSpec], order: Sequence[str], statuses: dict[str, ServiceStatus],
                   observed: dict[str, ServiceObservation], now: datetime, release_allowed: bool,
                   dry_run: bool = False) -> tuple[list[ServiceStatus], list[ReleasePods], list[Event]]:
-    """Advance every service in bottom-up order; a service attached now unblocks its dependents next time."""
+    """Advance every service in bottom-up order; a service attached now lets its dependents in at once."""
     by_name = {s.name: s for s in specs}
     attached = {name for name, st in statuses.items() if st.state == ServiceState.ATTACHED}
     new_statuses: dict[str, ServiceStatus] = {}
@@ -118,6 +118,8 @@ def step_services(specs: Sequence[ServiceSpec], order: Sequence[str], statuses: 
         new, action, evs = step_service(by_name[name], current, observed.get(name, ServiceObservation()),
                                         attached, now, release_allowed, dry_run)
         new_statuses[name] = new
+        if new.state == ServiceState.ATTACHED:
+            attached.add(name)
         if action:
             actions.append(action)
         events.extend(evs)
