@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install build demo test lint typecheck unit e2e crds sandbox-up sandbox-down clean
+.PHONY: help install build demo test lint typecheck unit e2e bench crds sandbox-up sandbox-down clean
 
 help:
 	@echo "make demo   - a whole failback drill on the local sandbox"
@@ -28,7 +28,7 @@ demo: build
 	$(BIN)/reentry demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests
+	$(BIN)/ruff check operator tests bench
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
@@ -45,6 +45,10 @@ e2e: build
 test: lint typecheck build
 	@$(BIN)/pytest tests/unit tests/e2e -q --durations=5; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# Not part of `make test`: measures against a private sandbox and rewrites docs/benchmarks.md (~4 min).
+bench: build
+	PYTHONPATH=.:operator $(BIN)/python bench/run.py --out docs/benchmarks.md
 
 crds: $(STAMP)
 	$(BIN)/python -m reentry.crd crds
