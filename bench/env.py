@@ -38,28 +38,13 @@ def sandbox(directory: Path) -> Iterator[cluster.Sandbox]:
 
 
 def kubectl(box: cluster.Sandbox, *args: str, timeout: float = 120) -> str:
-    """Run the sandbox's kubectl; raise with its stderr on failure."""
-    argv = [str(box.bin_dir / "kubectl"), f"--kubeconfig={box.kubeconfig}", *args]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()[-500:]}")
-    return result.stdout
+    """Run the sandbox's kubectl (see :func:`reentry.sandbox.cluster.kubectl`)."""
+    return cluster.kubectl(box, *args, timeout=timeout)
 
 
 def install_crd(box: cluster.Sandbox) -> None:
     """Apply the RecoveryPlan CRD from crds/ and wait until it is served."""
-    kubectl(box, "apply", "--server-side", "-f", str(ROOT / "crds" / crd.CRD_FILE))
-    deadline = time.monotonic() + 60
-    while not _established(json.loads(kubectl(box, "get", "crd/recoveryplans.reentry.dev", "-o", "json"))):
-        # Polled here: `kubectl wait` errors out instead of waiting while the CRD has no conditions yet.
-        if time.monotonic() > deadline:
-            raise TimeoutError("the RecoveryPlan CRD was not Established within 60s")
-        time.sleep(0.2)
-
-
-def _established(crd_object: dict[str, Any]) -> bool:
-    conditions = (crd_object.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+    cluster.install_crd(box, ROOT / "crds" / crd.CRD_FILE, "recoveryplans.reentry.dev")
 
 
 def server_version(box: cluster.Sandbox) -> str:

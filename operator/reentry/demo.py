@@ -33,25 +33,6 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _kubectl(box: cluster.Sandbox, *args: str, stdin: str | None = None) -> str:
-    argv = [str(box.bin_dir / "kubectl"), f"--kubeconfig={box.kubeconfig}", *args]
-    result = subprocess.run(argv, capture_output=True, text=True, input=stdin, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout
-
-
-def _wait_established(box: cluster.Sandbox) -> None:
-    """Poll rather than `kubectl wait`, which errors out when the new CRD has no status yet."""
-    deadline = time.monotonic() + 60
-    query = "jsonpath={.status.conditions[?(@.type=='Established')].status}"
-    while time.monotonic() < deadline:
-        if "True" in _kubectl(box, "get", "crd/recoveryplans.reentry.dev", "-o", query):
-            return
-        time.sleep(0.2)
-    raise RuntimeError("the RecoveryPlan CRD did not become Established within 60s")
-
-
 def _fresh_namespace(client: Client) -> None:
     try:
         client.delete(Namespace, NAMESPACE)
@@ -109,12 +90,11 @@ def main() -> int:
     _say("== 1. sandbox: a real kube-apiserver, etcd, controller-manager and a simulated kubelet")
     box = cluster.up()
     client = Client(config=KubeConfig.from_file(box.kubeconfig), field_manager="reentry-demo")
-    _kubectl(box, "apply", "--server-side", "-f", str(ROOT / "crds" / crd.CRD_FILE))
-    _wait_established(box)
+    cluster.install_crd(box, ROOT / "crds" / crd.CRD_FILE, f"{model.PLURAL}.{model.GROUP}")
 
     _say(f"== 2. the shop comes back after the outage (namespace {NAMESPACE}); every pod is gated")
     _fresh_namespace(client)
-    _kubectl(box, "apply", "-n", NAMESPACE, "-f", str(ROOT / "examples" / "shop.yaml"))
+    cluster.kubectl(box, "apply", "-n", NAMESPACE, "-f", str(ROOT / "examples" / "shop.yaml"))
     deadline = time.monotonic() + DEADLINE_SECONDS
     while time.monotonic() < deadline and _held_pods(client)[0] < 7:
         time.sleep(0.3)
@@ -129,21 +109,21 @@ def main() -> int:
                                     start_new_session=True)
     try:
         _say("== 4. the plan is applied; start: Manual keeps it Armed")
-        _kubectl(box, "apply", "-n", NAMESPACE, "-f", str(ROOT / "examples" / "checkout-failback.yaml"))
+        cluster.kubectl(box, "apply", "-n", NAMESPACE, "-f", str(ROOT / "examples" / "checkout-failback.yaml"))
         while time.monotonic() < deadline:
             if _plan_status(client).get("phase") == "Armed":
                 break
             time.sleep(0.3)
-        _say(_kubectl(box, "get", "rplan", "-n", NAMESPACE).rstrip())
+        _say(cluster.kubectl(box, "get", "rplan", "-n", NAMESPACE).rstrip())
         _say(f"== 5. on-call starts it: kubectl annotate rplan {PLAN} {model.START_ANNOTATION}=now")
-        _kubectl(box, "annotate", "-n", NAMESPACE, "rplan", PLAN, f"{model.START_ANNOTATION}=now")
+        cluster.kubectl(box, "annotate", "-n", NAMESPACE, "rplan", PLAN, f"{model.START_ANNOTATION}=now")
         final = _watch(client, deadline)
     finally:
         operator.terminate()
         operator.wait(timeout=20)
 
     _say("== 6. result")
-    _say(_kubectl(box, "get", "rplan", "-n", NAMESPACE, "-o", "wide").rstrip())
+    _say(cluster.kubectl(box, "get", "rplan", "-n", NAMESPACE, "-o", "wide").rstrip())
     for s in final.get("services", []):
         _say(f"   {s['name']:<9} release started {s.get('releaseStartedAt')}  attached {s.get('attachedAt')}")
     me = sys.argv[0] if "/" in sys.argv[0] else "reentry"

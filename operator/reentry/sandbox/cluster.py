@@ -342,6 +342,34 @@ def down(directory: Path | None = None, timeout: float = 20) -> list[str]:
     return stopped
 
 
+def kubectl(box: Sandbox, *args: str, stdin: str | None = None, timeout: float = 120) -> str:
+    """Run the sandbox's kubectl; raise with its stderr on failure."""
+    argv = [str(box.bin_dir / "kubectl"), f"--kubeconfig={box.kubeconfig}", *args]
+    result = subprocess.run(argv, capture_output=True, text=True, input=stdin, timeout=timeout, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()[-500:]}")
+    return result.stdout
+
+
+def install_crd(box: Sandbox, path: Path, name: str, timeout: float = 60) -> None:
+    """Apply a CRD and wait until it is Established.
+
+    Polled, from JSON: `kubectl wait` and jsonpath filters error out while a new CRD has no conditions.
+    """
+    kubectl(box, "apply", "--server-side", "-f", str(path))
+
+    def established() -> bool:
+        found = json.loads(kubectl(box, "get", f"crd/{name}", "-o", "json"))
+        conditions = (found.get("status") or {}).get("conditions") or []
+        return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+    deadline = time.monotonic() + timeout
+    while not established():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"CRD {name} was not Established within {timeout:.0f}s")
+        time.sleep(0.2)
+
+
 def env_lines(box: Sandbox) -> list[str]:
     """Shell ``export`` lines: KUBECONFIG and a PATH with the sandbox's kubectl first."""
     return [f"export KUBECONFIG={box.kubeconfig}", f'export PATH="{box.bin_dir}:$PATH"']
