@@ -14,7 +14,7 @@ from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig
 
 from reentry import controller, model
-from reentry.kube import Kube
+from reentry.kube import FIELD_MANAGER, Kube
 from reentry.objects import Objects
 
 #: Seconds between two evaluations of a plan. Short, because a held system waits on every tick.
@@ -27,7 +27,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=model.GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=model.GROUP)
     settings.posting.level = logging.INFO
-    client = AsyncClient(config=KubeConfig.from_env(), field_manager="reentry")
+    client = AsyncClient(config=KubeConfig.from_env(), field_manager=FIELD_MANAGER)
     memo.kube, memo.objects = Kube(client), Objects(client)
 
 

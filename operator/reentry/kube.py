@@ -108,15 +108,15 @@ class Kube:
 
     async def plan_selectors(self, namespace: str) -> list[model.LabelSelector]:
         """The service selectors of every RecoveryPlan in the namespace (invalid plans are skipped)."""
-        selectors = []
+        found = []
         async for plan in self.client.list(RecoveryPlanResource, namespace=namespace):
             spec: Any = plan.spec or {}
             for service in spec.get("services") or []:
                 try:
-                    selectors.append(model.LabelSelector.model_validate(service.get("selector") or {}))
+                    found.append(model.LabelSelector.model_validate(service.get("selector") or {}))
                 except ValueError:
                     continue
-        return selectors
+        return found
 
     async def release_pods(self, namespace: str, names: list[str], concurrency: int = 32) -> int:
         """Release pods concurrently (bounded); return how many were still there to release."""

@@ -19,12 +19,14 @@ from reentry.engine.observations import Event, Observations, ReleasePods
 from reentry.engine.release import step_services
 from reentry.engine.timeutil import format_duration, format_time, parse_time
 from reentry.model import (
+    ActionState,
     ActionStatus,
     ApprovalStatus,
     BudgetStatus,
     Check,
     Mode,
     OnTimeout,
+    Outcome,
     Phase,
     RecoveryPlanSpec,
     RecoveryPlanStatus,
@@ -168,6 +170,17 @@ class _Evaluation:
         self.services_stepped = True
         return all(s.state == ServiceState.ATTACHED for s in services)
 
+    def settle_services(self) -> None:
+        """Refresh the services when the walk did not reach the dependencies stage this time.
+
+        Releasing is allowed only while running past that stage; new pods of Attached services are
+        let in regardless (see ``release.step_service``).
+        """
+        if self.services_stepped:
+            return
+        deps_passed = self._stage(StageName.DEPENDENCIES).state == StageState.PASSED
+        self.step_services(release_allowed=deps_passed and self.phase in conditions.RUNNING_PHASES)
+
     # -- checks ----------------------------------------------------------------------------------
 
     def evaluate_checks(self, section: str, specs: list[Check]) -> tuple[bool, list[Check]]:
@@ -194,7 +207,7 @@ class _Evaluation:
                 continue
             if status is None or status.result is None:
                 parts.append(f"{spec.name} (not evaluated yet)")
-            elif status.result == "Pass":
+            elif status.result == Outcome.PASS:
                 parts.append(f"{spec.name} (passing, must stay so for {spec.stableFor})")
             else:
                 detail = status.observed or status.message or ""
@@ -293,7 +306,7 @@ class _Evaluation:
                       f"{name.value} action {outcome.failed.name} failed: {outcome.failed.message}")
             return False
         if not outcome.done:
-            running = next(s.name for s in outcome.statuses if s.state != "Succeeded")
+            running = next(s.name for s in outcome.statuses if s.state != ActionState.SUCCEEDED)
             self.set(message=f"{name.value}: running action {running}")
             return False
 
@@ -454,10 +467,7 @@ def evaluate(spec: RecoveryPlanSpec, generation: int | None, status: RecoveryPla
         run.before_start()
     if run.phase in conditions.RUNNING_PHASES:
         run.walk()
-    if not run.services_stepped:
-        deps_passed = run._stage(StageName.DEPENDENCIES).state == StageState.PASSED
-        running = run.phase in conditions.RUNNING_PHASES
-        run.step_services(release_allowed=deps_passed and running)
+    run.settle_services()
     run.budget()
     return run.finish()
 
