@@ -169,8 +169,157 @@ class LeasesCheck(LeaseTarget):
     """No selected Lease is held by a pod that no longer exists (a stale leader from before the outage)."""
 
 
-_CHECK_KINDS = ("workload", "endpoints", "resource", "leases")
-_ACTION_KINDS = ("releaseLeases", "patch", "job")
+# ---- references to Secrets, ConfigMaps and URLs (identity and state kinds) ---------------------
+
+
+class KeyRef(_Model):
+    """One key of a Secret or a ConfigMap, in the plan's namespace unless another is named."""
+
+    name: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+    namespace: str | None = None
+
+
+class KeySource(_Model):
+    """Where some material lives: exactly one of a Secret key, a ConfigMap key or an HTTPS URL."""
+
+    secret: KeyRef | None = None
+    configMap: KeyRef | None = None
+    url: str | None = Field(default=None, pattern=r"^https?://", description="Fetched with GET.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        chosen = [k for k in ("secret", "configMap", "url") if getattr(self, k) is not None]
+        if len(chosen) != 1:
+            raise ValueError(f"needs exactly one of secret, configMap, url (got {', '.join(chosen) or 'none'})")
+        return self
+
+
+class TlsOptions(_Model):
+    """How a TLS server is verified."""
+
+    caBundle: KeySource | None = Field(default=None, description="PEM CA bundle; the system's by default.")
+    insecureSkipVerify: bool = Field(default=False, description="Do not verify the server (tests only).")
+    serverName: str | None = Field(default=None, description="The name to verify instead of the URL's host.")
+
+
+class HttpAuth(_Model):
+    """Credentials from a Secret: a bearer token, or basic auth (keys username and password)."""
+
+    bearerToken: KeyRef | None = None
+    basicAuthSecret: str | None = Field(default=None, description="A Secret with keys username and password.")
+
+
+class HttpClient(_Model):
+    """Shared by the kinds that call HTTP: time limit, TLS and credentials."""
+
+    timeout: Duration = Field(default="5s", description="Per request.")
+    tls: TlsOptions | None = None
+    auth: HttpAuth | None = None
+    headersFrom: str | None = Field(default=None, description="A Secret whose keys and values are sent as headers.")
+
+
+# ---- identity kinds -----------------------------------------------------------------------------
+
+
+class ServiceAccountTokenCheck(_Model):
+    """TokenRequest for the ServiceAccount, then TokenReview: authenticated, with the audiences asked for."""
+
+    serviceAccount: str = Field(min_length=1)
+    namespace: str | None = None
+    audiences: list[str] = Field(default_factory=list, description="Defaults to the API server's own audience.")
+    expirationSeconds: int = Field(default=600, ge=600)
+
+
+class CertificatePeer(_Model):
+    secret: str = Field(min_length=1)
+    namespace: str | None = None
+    caBundle: KeySource | None = Field(default=None, description="Defaults to the peer Secret's own ca.crt.")
+
+
+class CertificateCheck(_Model):
+    """A TLS Secret (tls.crt, tls.key, optional ca.crt): chain, expiry margin, key match, names."""
+
+    secret: str = Field(min_length=1)
+    namespace: str | None = None
+    caBundle: KeySource | None = Field(default=None, description="Defaults to the Secret's own ca.crt.")
+    minValidity: Duration | None = Field(default=None, description="At least this long left before expiry.")
+    dnsNames: list[str] = Field(default_factory=list, description="Subject alternative names that must be present.")
+    uris: list[str] = Field(default_factory=list)
+    mtlsPeer: CertificatePeer | None = Field(
+        default=None, description="mTLS pairing: the peer's certificate verifies against this side's CA bundle "
+        "and this certificate against the peer's.")
+
+
+class SigningKeysCheck(_Model):
+    """Every key id the clients hold is published by the issuer with the same key material."""
+
+    issuer: KeySource = Field(description="The issuer's published JWKS.")
+    clients: KeySource = Field(description="The JWKS the clients hold (what they cached during the outage).")
+    tls: TlsOptions | None = None
+    sampleToken: KeyRef | None = Field(default=None, description="A token (JWS) that must verify with the "
+                                       "issuer's keys (RS256/ES256).")
+
+
+class FreshnessRule(StrEnum):
+    VERSION = "Version"
+    KEY_ID = "KeyId"
+    FINGERPRINT = "Fingerprint"
+
+
+class SecretFreshnessCheck(_Model):
+    """The restored Secret is not older than the material the clients were given during the outage."""
+
+    secret: str = Field(min_length=1, description="The restored Secret.")
+    namespace: str | None = None
+    clients: KeyRef = Field(description="Where the material the clients hold is kept (a Secret key).")
+    rule: FreshnessRule = Field(default=FreshnessRule.VERSION)
+    versionAnnotation: str = Field(default="reentry.dev/version",
+                                   description="Rule Version: the annotation both objects carry.")
+    key: str | None = Field(default=None, description="Rules KeyId and Fingerprint: the restored Secret's key.")
+
+
+# ---- state kinds --------------------------------------------------------------------------------
+
+
+class PrometheusCheck(Comparison, HttpClient):
+    """A PromQL instant query whose single value is judged by equals, min and max."""
+
+    url: str = Field(pattern=r"^https?://", description="The Prometheus server's base URL.")
+    query: str = Field(min_length=1)
+
+
+class HttpCheck(Comparison, HttpClient):
+    """GET a URL; the status code must be expected and, with a path, a JSON field is judged."""
+
+    url: str = Field(pattern=r"^https?://")
+    path: str | None = Field(default=None, pattern=r"^\.", description="A field of the JSON body, e.g. .lag")
+    expectedStatus: list[int] = Field(default_factory=lambda: [200])
+
+
+class InvalidateOnError(StrEnum):
+    STOP = "Stop"
+    CONTINUE = "Continue"
+
+
+class InvalidateCall(_Model):
+    url: str = Field(pattern=r"^https?://")
+    method: str = Field(default="POST", pattern=r"^(GET|POST|PUT|PATCH|DELETE)$")
+    body: str | None = None
+
+
+class InvalidateAction(HttpClient):
+    """HTTP calls one after another with spacing: a controlled invalidation instead of a mass expiry."""
+
+    calls: list[InvalidateCall] = Field(min_length=1)
+    spacing: Duration = Field(default="1s", description="Between the end of one call and the start of the next.")
+    onError: InvalidateOnError = Field(default=InvalidateOnError.STOP)
+    expectedStatus: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
+
+
+_CHECK_KINDS = ("workload", "endpoints", "resource", "leases", "serviceAccountToken", "certificate", "signingKeys",
+                "secretFreshness", "prometheus", "http")
+_ACTION_KINDS = ("releaseLeases", "patch", "job", "invalidate")
 
 
 def _exactly_one(kinds: tuple[str, ...]) -> dict[str, Any]:
@@ -180,6 +329,14 @@ def _exactly_one(kinds: tuple[str, ...]) -> dict[str, Any]:
 
 class OnTimeout(StrEnum):
     PAUSE = "Pause"
+    FAIL = "Fail"
+
+
+class OnNoData(StrEnum):
+    """How a NoData result counts: wait for data (Hold), count it as passing, or as failing."""
+
+    HOLD = "Hold"
+    PASS = "Pass"
     FAIL = "Fail"
 
 
@@ -216,6 +373,13 @@ class Check(_OneKind):
     endpoints: EndpointsCheck | None = None
     resource: ResourceCheck | None = None
     leases: LeasesCheck | None = None
+    serviceAccountToken: ServiceAccountTokenCheck | None = None
+    certificate: CertificateCheck | None = None
+    signingKeys: SigningKeysCheck | None = None
+    secretFreshness: SecretFreshnessCheck | None = None
+    prometheus: PrometheusCheck | None = None
+    http: HttpCheck | None = None
+    onNoData: OnNoData = Field(default=OnNoData.HOLD, description="How a NoData result counts.")
     stableFor: Duration | None = Field(default=None, description="Must pass continuously this long.")
     timeout: Duration | None = Field(default=None, description="Give up waiting after this long.")
     onTimeout: OnTimeout = Field(default=OnTimeout.PAUSE, description="Pause (a person decides) or Fail.")
@@ -243,6 +407,7 @@ class Action(_OneKind):
     releaseLeases: LeaseTarget | None = None
     patch: PatchAction | None = None
     job: JobAction | None = None
+    invalidate: InvalidateAction | None = None
 
 
 class Stage(_Model):
@@ -254,6 +419,162 @@ class Stage(_Model):
 
 class ChecksOnly(_Model):
     checks: list[Check] = Field(default_factory=list)
+
+
+# ---- traffic re-entry ---------------------------------------------------------------------------
+
+
+class TrafficStep(_Model):
+    """One step of the ramp: every target at this weight, held this long once all took effect."""
+
+    weight: int = Field(ge=0, le=100, description="Percent of traffic to the restored system.")
+    hold: Duration | None = Field(default=None, description="How long to hold once every target took effect.")
+
+
+class HttpRouteTarget(_Model):
+    """A Gateway API HTTPRoute: in each rule naming both, restoredBackend gets w and fallbackBackend 100-w."""
+
+    name: str = Field(min_length=1)
+    namespace: str | None = None
+    restoredBackend: str = Field(min_length=1)
+    fallbackBackend: str = Field(min_length=1)
+
+
+class IngressNginxTarget(_Model):
+    """An ingress-nginx canary Ingress: canary "true" and canary-weight w."""
+
+    canaryIngress: str = Field(min_length=1)
+    namespace: str | None = None
+
+
+class Ramp(_Model):
+    """A number moved from ``from`` (weight 0) to ``to`` (weight 100) in proportion to the weight."""
+
+    from_: int = Field(alias="from", description="The value at weight 0 (the degraded one).")
+    to: int = Field(description="The value at weight 100 (the normal one).")
+
+
+class ScaleTarget(Ramp):
+    """Deployment or StatefulSet replicas, so consumers re-attach gradually."""
+
+    kind: str = Field(default="Deployment", pattern=r"^(Deployment|StatefulSet)$")
+    name: str = Field(min_length=1)
+    namespace: str | None = None
+
+
+class HpaTarget(_Model):
+    """A HorizontalPodAutoscaler recalibrated from its degraded bounds to the normal ones."""
+
+    name: str = Field(min_length=1)
+    namespace: str | None = None
+    minReplicas: Ramp
+    maxReplicas: Ramp | None = None
+
+
+class ConfigMapKeyTarget(Ramp):
+    """A numeric ConfigMap key, e.g. a retry budget released gradually."""
+
+    name: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+    namespace: str | None = None
+
+
+class AnnotationTarget(ObjectRef, Ramp):
+    """A numeric annotation on any object, e.g. an external-dns weight."""
+
+    key: str = Field(min_length=1)
+
+
+_TARGET_KINDS = ("httpRoute", "ingressNginx", "scale", "hpa", "configMapKey", "annotation")
+
+
+class Target(_Model):
+    """One routing object the traffic stage moves, exactly one kind."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one(_TARGET_KINDS))
+
+    httpRoute: HttpRouteTarget | None = None
+    ingressNginx: IngressNginxTarget | None = None
+    scale: ScaleTarget | None = None
+    hpa: HpaTarget | None = None
+    configMapKey: ConfigMapKeyTarget | None = None
+    annotation: AnnotationTarget | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        chosen = [k for k in _TARGET_KINDS if getattr(self, k) is not None]
+        if len(chosen) != 1:
+            raise ValueError(f"a traffic target needs exactly one of {', '.join(_TARGET_KINDS)} "
+                             f"(got {', '.join(chosen) or 'none'})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in _TARGET_KINDS if getattr(self, k) is not None)
+
+    @property
+    def label(self) -> str:
+        """How status and events name the target, e.g. ``httpRoute/checkout``."""
+        spec = getattr(self, self.kind)
+        name = spec.canaryIngress if self.kind == "ingressNginx" else spec.name
+        return f"{self.kind}/{name}"
+
+
+class OnFailure(StrEnum):
+    STEP_BACK = "StepBack"
+    PAUSE = "Pause"
+    ABORT = "Abort"
+
+
+class SafeState(StrEnum):
+    FALLBACK = "Fallback"
+    KEEP_CURRENT = "KeepCurrent"
+
+
+class Adaptive(_Model):
+    """An adaptive ramp instead of fixed steps: additive increase, multiplicative decrease."""
+
+    start: int = Field(default=5, ge=1, le=100, description="The first weight.")
+    max: int = Field(default=100, ge=1, le=100, description="The weight at which the ramp is done.")
+    increase: int = Field(default=10, ge=1, le=100, description="Added after each interval the analysis passes.")
+    interval: Duration = Field(default="1m", description="How long each weight is held and analysed.")
+    decreaseFactor: float = Field(default=0.5, gt=0, lt=1, description="The weight is multiplied by this on a breach.")
+
+
+class AbortRamp(_Model):
+    """How an abort returns the targets to weight 0."""
+
+    gradual: bool = Field(default=True, description="Walk back down the steps already taken, else one jump.")
+    interval: Duration = Field(default="10s", description="Between two steps down.")
+
+
+class TrafficStage(_Model):
+    """Stepped traffic re-entry: steps (or an adaptive ramp) applied to targets, analysed during holds."""
+
+    checks: list[Check] = Field(default_factory=list, description="Must pass before the first step.")
+    steps: list[TrafficStep] = Field(default_factory=list)
+    adaptive: Adaptive | None = None
+    targets: list[Target] = Field(default_factory=list)
+    analysis: list[Check] = Field(default_factory=list, description="Evaluated during every hold.")
+    onFailure: OnFailure = Field(default=OnFailure.STEP_BACK)
+    maxStepBacks: int = Field(default=3, ge=0, description="After this many step-backs the plan pauses.")
+    coolDown: Duration | None = Field(default=None, description="After a step back, hold before retrying "
+                                      "(defaults to the lower step's hold).")
+    abort: AbortRamp = Field(default_factory=AbortRamp)
+    safeState: SafeState = Field(
+        default=SafeState.FALLBACK,
+        description="Where the targets go when the plan is deleted or aborted before it is restored.")
+
+    @model_validator(mode="after")
+    def _steps_or_adaptive(self) -> Self:
+        if self.steps and self.adaptive:
+            raise ValueError("traffic: use steps or adaptive, not both")
+        if self.targets and not (self.steps or self.adaptive):
+            raise ValueError("traffic: targets need steps or an adaptive ramp")
+        weights = [s.weight for s in self.steps]
+        if weights != sorted(weights):
+            raise ValueError(f"traffic: step weights must not decrease (got {weights})")
+        return self
 
 
 class Approval(_Model):
@@ -298,7 +619,7 @@ class RecoveryPlanSpec(_Model):
     identity: Stage = Field(default_factory=Stage)
     state: Stage = Field(default_factory=Stage)
     dependencies: Stage = Field(default_factory=Stage)
-    traffic: ChecksOnly = Field(default_factory=ChecksOnly)
+    traffic: TrafficStage = Field(default_factory=TrafficStage)
     validation: ValidationStage = Field(default_factory=ValidationStage)
     overrides: list[Override] = Field(default_factory=list)
 
@@ -347,6 +668,16 @@ class Outcome(StrEnum):
     FAIL = "Fail"
     NO_DATA = "NoData"
     ERROR = "Error"
+
+
+class FailureClass(StrEnum):
+    """Why a check did not pass, in words an on-call engineer acts on."""
+
+    UNREACHABLE = "Unreachable"
+    UNAUTHORIZED = "Unauthorized"
+    NO_DATA = "NoData"
+    THRESHOLD_MISSED = "ThresholdMissed"
+    INVALID_CONFIGURATION = "InvalidConfiguration"
 
 
 class ActionState(StrEnum):
@@ -402,6 +733,7 @@ class CheckStatus(_Status):
     observed: str | None = None
     threshold: str | None = None
     message: str | None = None
+    failureClass: FailureClass | None = Field(default=None, description="Why the check does not pass.")
     since: str | None = Field(default=None, description="When the current result began.")
     passingSince: str | None = Field(default=None, description="Start of the current continuous Pass.")
     firstEvaluatedAt: str | None = None
@@ -428,11 +760,41 @@ class ApprovalStatus(_Status):
     comment: str | None = None
 
 
+class TrafficState(StrEnum):
+    APPLYING = "Applying"          # the weight is written; waiting until every target took effect
+    HOLDING = "Holding"            # every target took effect; analysis runs until holdUntil
+    COOLING_DOWN = "CoolingDown"   # stepped back after a breach; waiting before the next try
+    ABORTING = "Aborting"          # walking back to weight 0
+    DONE = "Done"                  # the last step held (or the ramp reached its max)
+
+
+class TargetStatus(_Status):
+    """One routing object: the weight last written and whether it shows it and took effect."""
+
+    name: str
+    weight: int | None = Field(default=None, description="The weight last written to it.")
+    inPlace: bool = False
+    effective: bool = False
+    shows: str | None = Field(default=None, description="What the object shows, e.g. primary=25 dr=75.")
+    message: str | None = None
+
+
+class WeightChange(_Status):
+    weight: int
+    at: str
+    reason: str
+
+
 class TrafficStatus(_Status):
-    step: int = 0
+    step: int = Field(default=0, description="1-based step under way; 0 before the first.")
     steps: int = 0
     weight: int = 0
+    state: TrafficState | None = None
     holdUntil: str | None = None
+    coolDownUntil: str | None = None
+    stepBacks: int = 0
+    targets: list[TargetStatus] = Field(default_factory=list)
+    history: list[WeightChange] = Field(default_factory=list, description="Weight changes, newest last (bounded).")
 
 
 class BudgetStatus(_Status):

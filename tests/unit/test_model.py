@@ -43,5 +43,6 @@ def test_a_check_needs_exactly_one_kind():
     two = {"name": "x", "workload": {"name": "db"}, "endpoints": {"service": "db"}}
     with pytest.raises(ValidationError) as info:
         RecoveryPlanSpec.model_validate({**_spec(), "state": {"checks": [two]}})
-    assert "check 'x' needs exactly one of workload, endpoints, resource, leases (got workload, endpoints)" in (
+    assert ("check 'x' needs exactly one of workload, endpoints, resource, leases, serviceAccountToken, certificate, "
+            "signingKeys, secretFreshness, prometheus, http (got workload, endpoints)") in (
         describe_validation_error(info.value))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from reentry.model import ActionState, Outcome
+from reentry.model import ActionState, FailureClass, Outcome
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,22 @@ class CheckResult:
     observed: str | None = None
     threshold: str | None = None
     message: str = ""
+    failure: FailureClass | None = None
+    """Why it did not pass; left None, the engine derives it from the outcome (see engine.checks)."""
+
+
+@dataclass(frozen=True)
+class TargetObservation:
+    """One traffic target as read back, judged against the weight the plan last decided."""
+
+    found: bool
+    in_place: bool
+    """The object shows the values of that weight (for every rule/key the target manages)."""
+    effective: bool
+    """The change took effect (an HTTPRoute: every parent Accepted at the current generation)."""
+    shows: str = ""
+    """What the object shows, for people: e.g. ``checkout-primary=25 checkout-dr=75``."""
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,8 @@ class Observations:
     """Objects the plan refers to that do not exist (gathered only before the plan starts)."""
     unmatched_gated_pods: tuple[str, ...] = ()
     """Gated pods in the namespace that no plan's services select."""
+    targets: dict[str, TargetObservation] = field(default_factory=dict)
+    """Traffic targets by label, read against ``status.traffic.weight`` (only during the traffic stage)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,14 @@ class ReleasePods:
 
     service: str
     pods: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SetWeight:
+    """Write this weight to these traffic targets (by label)."""
+
+    weight: int
+    targets: tuple[str, ...]
 
 
 @dataclass(frozen=True)
