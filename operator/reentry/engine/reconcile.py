@@ -14,8 +14,8 @@ from datetime import datetime
 
 from reentry.engine import actions as action_steps
 from reentry.engine import checks as check_rules
-from reentry.engine import conditions, graph, preflight, validation
-from reentry.engine.observations import Event, Observations, ReleasePods
+from reentry.engine import conditions, graph, preflight, traffic, validation
+from reentry.engine.observations import Event, Observations, ReleasePods, SetWeight
 from reentry.engine.release import step_services
 from reentry.engine.timeutil import format_duration, format_time, parse_time
 from reentry.model import (
@@ -30,11 +30,13 @@ from reentry.model import (
     Phase,
     RecoveryPlanSpec,
     RecoveryPlanStatus,
+    SafeState,
     ServiceState,
     StageName,
     StageState,
     StageStatus,
     StartPolicy,
+    TrafficState,
     parse_duration,
 )
 
@@ -61,6 +63,8 @@ class Decision:
     status: RecoveryPlanStatus
     actions: list[ReleasePods] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    weights: list[SetWeight] = field(default_factory=list)
+    """Traffic weights to write, after the status."""
 
 
 def invalid(status: RecoveryPlanStatus | None, generation: int | None, message: str, now: datetime) -> Decision:
@@ -90,7 +94,18 @@ def wanted_checks(spec: RecoveryPlanSpec, status: RecoveryPlanStatus | None) -> 
     if status is None or phase in (Phase.RESTORED, Phase.FAILED, Phase.ABORTED):
         return []
     stage = current_stage(status)
-    return list(getattr(spec, stage).checks) if stage else []
+    if stage is None:
+        return []
+    wanted = list(getattr(spec, stage).checks)
+    if stage == StageName.TRAFFIC and ramp_under_way(status):
+        wanted += spec.traffic.analysis
+    return wanted
+
+
+def ramp_under_way(status: RecoveryPlanStatus | None) -> bool:
+    """True while the traffic ramp has started and not finished (its targets are then observed)."""
+    state = status.traffic.state if status and status.traffic else None
+    return state is not None and state != TrafficState.DONE
 
 
 def running_actions(status: RecoveryPlanStatus | None) -> list[str]:
@@ -110,6 +125,7 @@ class _Evaluation:
         self.dry_run = spec.mode == Mode.DRY_RUN
         self.events: list[Event] = []
         self.releases: list[ReleasePods] = []
+        self.weights: list[SetWeight] = []
         self.reason: str | None = None
         self.services_stepped = False
         self.order = graph.bottom_up(spec.services)
@@ -223,6 +239,10 @@ class _Evaluation:
             self.set(phase=Phase.ABORTED, message=f"aborted: {reason}")
             self.emit("Aborted", f"re-entry aborted: {reason}; released pods stay released, held pods stay held",
                       warning=True)
+            if self.spec.traffic.safeState == SafeState.FALLBACK:
+                self._take(traffic.abort(self._traffic_view(), self.status.traffic))
+        elif self.phase == Phase.ABORTED and self.status.traffic and self.status.traffic.state == TrafficState.ABORTING:
+            self._take(traffic.continue_abort(self._traffic_view(), self.status.traffic))
 
     def apply_pause(self) -> None:
         controls = self.observed.controls
@@ -236,7 +256,8 @@ class _Evaluation:
             self.set(phase=resumed_into, pausedFrom=None, pauseReason=None, message=None,
                      lastResumeToken=token if fresh_token else self.status.lastResumeToken)
             # A plan paused by a timeout gets fresh timeout windows, or it would pause again at once.
-            self.set(checks=[check_rules.restart_clock(c, self.now) for c in self.status.checks])
+            self.set(checks=[check_rules.restart_clock(c, self.now) for c in self.status.checks],
+                     traffic=traffic.resumed(self.status.traffic, self.spec.traffic, self.now))
             self.emit("Resumed", f"re-entry resumed in {resumed_into.value}")
         elif controls.paused and self.phase not in (Phase.RESTORED, Phase.FAILED, Phase.ABORTED):
             self.pause(PAUSED_BY_ANNOTATION)
@@ -322,9 +343,50 @@ class _Evaluation:
             return satisfied and attached
         if name == StageName.VALIDATION:
             return self.finish_line(satisfied)
+        if name == StageName.TRAFFIC:
+            return self.traffic_stage(satisfied)
         if not satisfied:
             self.set(message=f"{name.value}: waiting for {self._waiting_on(section.checks)}")
         return satisfied
+
+    # -- traffic: the ramp -----------------------------------------------------------------------
+
+    def _traffic_view(self) -> traffic.TrafficView:
+        return traffic.TrafficView(self.spec.traffic, self.observed.targets, {c.name: c for c in self.status.checks},
+                                   self.now, self.dry_run)
+
+    def _take(self, out: traffic.TrafficOutcome) -> None:
+        self.set(traffic=out.status)
+        self.events += out.events
+        if out.write is not None:
+            self.weights.append(out.write)
+
+    def traffic_stage(self, checks_satisfied: bool) -> bool:
+        """Start the ramp once the stage's checks pass, then let the ramp decide; True when it is done."""
+        rules = self.spec.traffic
+        started = self.status.traffic is not None and self.status.traffic.state is not None
+        if not started and not checks_satisfied:
+            self.set(message=f"traffic: waiting for {self._waiting_on(rules.checks)}")
+            return False
+        self.evaluate_checks(validation.ANALYSIS, list(rules.analysis))
+        out = traffic.step(self._traffic_view(), self.status.traffic)
+        self._take(out)
+        if out.abort is not None:
+            self.set(phase=Phase.ABORTED, message=f"aborted: {out.abort}")
+            self.reason = conditions.REASON_ANALYSIS_FAILED
+            self.emit("Aborted", f"re-entry aborted: {out.abort}; traffic returns to 0%", warning=True)
+            return False
+        if out.pause is not None:
+            self.pause(out.pause)
+            self.reason = conditions.REASON_ANALYSIS_FAILED
+            self.emit(conditions.REASON_ANALYSIS_FAILED, out.pause + "; resume with the reentry.dev/resume annotation",
+                      warning=True)
+            return False
+        if out.reason:
+            self.reason = out.reason
+        if not out.done:
+            self.set(message=out.message)
+        return out.done
 
     def _store_actions(self, statuses: list[ActionStatus]) -> None:
         current = {a.name: a for a in self.status.actions}
@@ -437,12 +499,14 @@ class _Evaluation:
         message = self.status.message or self.phase.value
         self.set(conditions=conditions.for_phase(self.status.conditions, self.phase, message, self.generation,
                                                  self.stamp, reason=self.reason or self._standing_reason()))
-        return Decision(self.status, self.releases, self.events)
+        return Decision(self.status, self.releases, self.events, self.weights)
 
     def _standing_reason(self) -> str | None:
         """Keep a dry run's, a pause's or a failure's reason visible on later evaluations too."""
         if self.phase == Phase.RESTORED and self.dry_run:
             return conditions.REASON_DRY_RUN
+        if self.phase == Phase.PAUSED and (self.status.pauseReason or "").startswith(traffic.ANALYSIS_PAUSE):
+            return conditions.REASON_ANALYSIS_FAILED
         if self.phase == Phase.PAUSED and self.status.pauseReason != PAUSED_BY_ANNOTATION:
             return conditions.REASON_CHECK_TIMEOUT
         if self.phase == Phase.FAILED and self.before == Phase.FAILED:

@@ -5,13 +5,20 @@ from __future__ import annotations
 from reentry.engine import graph
 from reentry.model import Action, Check, RecoveryPlanSpec
 
-CHECK_SECTIONS = ("technicalRecovery", "identity", "state", "dependencies", "traffic", "validation")
+CHECK_SECTIONS = ("technicalRecovery", "identity", "state", "dependencies", "traffic", "analysis", "validation")
 ACTION_SECTIONS = ("identity", "state", "dependencies")
+#: The section of the traffic stage's analysis checks (``spec.traffic.analysis``), run during holds.
+ANALYSIS = "analysis"
+
+
+def section_checks(spec: RecoveryPlanSpec, section: str) -> list[Check]:
+    """The checks of one section; ``analysis`` is the traffic stage's analysis."""
+    return list(spec.traffic.analysis) if section == ANALYSIS else list(getattr(spec, section).checks)
 
 
 def all_checks(spec: RecoveryPlanSpec) -> list[tuple[str, Check]]:
     """Every check with the section it belongs to, in the fixed order."""
-    return [(section, check) for section in CHECK_SECTIONS for check in getattr(spec, section).checks]
+    return [(section, check) for section in CHECK_SECTIONS for check in section_checks(spec, section)]
 
 
 def all_actions(spec: RecoveryPlanSpec) -> list[tuple[str, Action]]:
