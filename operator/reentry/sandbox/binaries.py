@@ -19,6 +19,8 @@ from pathlib import Path
 
 KUBERNETES_VERSION = "v1.34.4"
 ETCD_VERSION = "v3.6.16"
+HELM_VERSION = "v3.22.0"
+HELM_K8S_MINOR = "37"  # the k8s.io/client-go minor in gomod/helm/go.mod, as Helm's Makefile stamps it
 
 GOMOD_DIR = Path(__file__).parent / "gomod"
 
@@ -47,6 +49,14 @@ def _k8s_ldflags() -> tuple[str, ...]:
     return tuple(flags)
 
 
+def _helm_ldflags() -> tuple[str, ...]:
+    flags = [f"-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
+             "-X helm.sh/helm/v3/internal/version.gitTreeState=clean"]
+    for pkg in ("helm.sh/helm/v3/pkg/lint/rules", "helm.sh/helm/v3/pkg/chartutil"):
+        flags += [f"-X {pkg}.k8sVersionMajor=1", f"-X {pkg}.k8sVersionMinor={HELM_K8S_MINOR}"]
+    return tuple(flags)
+
+
 RECIPES = {
     r.binary: r
     for r in (
@@ -56,8 +66,12 @@ RECIPES = {
         Recipe("kube-controller-manager", "k8s", "k8s.io/kubernetes/cmd/kube-controller-manager",
                KUBERNETES_VERSION, _k8s_ldflags()),
         Recipe("kubectl", "k8s", "k8s.io/kubernetes/cmd/kubectl", KUBERNETES_VERSION, _k8s_ldflags()),
+        Recipe("helm", "helm", "helm.sh/helm/v3/cmd/helm", HELM_VERSION, _helm_ldflags()),
     )
 }
+
+# What a running sandbox needs; tools such as helm are built by ``reentry sandbox build`` or on first use.
+CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager", "kubectl"]
 
 
 def cache_root() -> Path:

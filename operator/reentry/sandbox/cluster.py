@@ -188,9 +188,12 @@ def write_kubeconfig(box: Sandbox) -> None:
 
 
 def _link_tools(box: Sandbox, paths: dict[str, Path]) -> None:
-    """Put kubectl and kubectl-reentry in ``bin/`` so ``sandbox env`` can prepend one directory to PATH."""
+    """Put kubectl, helm and kubectl-reentry in ``bin/`` so ``sandbox env`` can prepend one directory to PATH."""
     box.bin_dir.mkdir(parents=True, exist_ok=True)
     links = {"kubectl": paths["kubectl"]}
+    helm = binaries.locate("helm")  # linked when built (``reentry sandbox build``); never built on start
+    if helm:
+        links["helm"] = helm
     plugin = Path(sys.executable).parent / "kubectl-reentry"
     if plugin.exists():
         links["kubectl-reentry"] = plugin
@@ -269,7 +272,7 @@ def up(directory: Path | None = None, nodes: int = NODES) -> Sandbox:
         down(box.directory)
         box = Sandbox(box.directory)
 
-    paths = binaries.ensure()
+    paths = binaries.ensure(binaries.CONTROL_PLANE)
     box.directory.mkdir(parents=True, exist_ok=True)
     try:
         _start(box, paths, nodes)
