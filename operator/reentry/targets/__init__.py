@@ -1,0 +1,65 @@
+"""Traffic targets: the routing objects the traffic stage moves. One module per kind, one registry line each.
+
+Every kind offers two calls, both judged against a weight (0..100, percent to the restored system):
+
+* ``observe(objects, plan_namespace, kind_spec, weight)`` reads the object and says whether it
+  shows that weight's values (``in_place``) and whether the change took effect (``effective``);
+  it changes nothing.
+* ``apply(objects, plan_namespace, kind_spec, weight)`` writes that weight's values with the
+  ``reentry`` field manager, touching only the fields the target manages; returns True when it
+  wrote, False when the object already showed them (so a step costs one write per target, and
+  a repeated call none).
+
+The engine decides the weight; the controller calls these. A missing object or a refused write
+comes back as an observation (found False / a message), never as an exception escaping the module.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from reentry import model
+from reentry.engine.observations import TargetObservation
+from reentry.objects import Objects, describe_error
+from reentry.targets import annotation, config_map_key, hpa, http_route, ingress_nginx, scale
+from reentry.targets.common import TargetError
+
+__all__ = ["TARGETS", "TargetError", "apply", "observe"]
+
+log = logging.getLogger(__name__)
+
+Observe = Callable[[Objects, str, Any, int], Awaitable[TargetObservation]]
+Apply = Callable[[Objects, str, Any, int], Awaitable[bool]]
+
+TARGETS: dict[str, tuple[Observe, Apply]] = {
+    "httpRoute": (http_route.observe, http_route.apply),
+    "ingressNginx": (ingress_nginx.observe, ingress_nginx.apply),
+    "scale": (scale.observe, scale.apply),
+    "hpa": (hpa.observe, hpa.apply),
+    "configMapKey": (config_map_key.observe, config_map_key.apply),
+    "annotation": (annotation.observe, annotation.apply),
+}
+
+
+async def observe(objects: Objects, namespace: str, target: model.Target, weight: int) -> TargetObservation:
+    """Read one target against ``weight``; never raises (but lets cancellation through)."""
+    run, _ = TARGETS[target.kind]
+    try:
+        return await run(objects, namespace, getattr(target, target.kind), weight)
+    except Exception as err:
+        log.warning("target %s in %s: %s", target.label, namespace, describe_error(err))
+        return TargetObservation(found=False, in_place=False, effective=False,
+                                 message=f"{target.label}: {describe_error(err)}")
+
+
+async def apply(objects: Objects, namespace: str, target: model.Target, weight: int) -> bool:
+    """Write ``weight`` to one target; True when it wrote.
+
+    Raises for the caller to report: the API's refusal (:class:`lightkube.ApiError`, e.g. a 422 when a
+    guarded HTTPRoute changed underneath) or :class:`TargetError` (the object is missing or cannot
+    carry the weight, e.g. no rule names both backends).
+    """
+    _, run = TARGETS[target.kind]
+    return await run(objects, namespace, getattr(target, target.kind), weight)

@@ -1,0 +1,55 @@
+"""What the target kinds share: naming the object, reading generations and numbers, the missing-object answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reentry.engine.observations import TargetObservation
+from reentry.model import ObjectRef
+
+
+class TargetError(ValueError):
+    """The target object cannot carry the weight as the plan describes it (e.g. no rule names both backends)."""
+
+
+def ref(api_version: str, kind: str, name: str, namespace: str | None) -> ObjectRef:
+    """The target object as a generic reference (the plan's namespace applies when ``namespace`` is None)."""
+    return ObjectRef(apiVersion=api_version, kind=kind, name=name, namespace=namespace)
+
+
+def describe(target: ObjectRef, plan_namespace: str) -> str:
+    """``Deployment checkout in shop``: how messages name the object."""
+    return f"{target.kind} {target.name} in {target.namespace or plan_namespace}"
+
+
+def missing(target: ObjectRef, plan_namespace: str) -> TargetObservation:
+    """The answer for an object that does not exist."""
+    return TargetObservation(found=False, in_place=False, effective=False,
+                             message=f"{describe(target, plan_namespace)} not found")
+
+
+def annotations_of(obj: dict[str, Any]) -> dict[str, str]:
+    """The object's annotations ({} when it has none)."""
+    return dict((obj.get("metadata") or {}).get("annotations") or {})
+
+
+def generation_observed(obj: dict[str, Any]) -> bool | None:
+    """Whether the object's controller has seen its current spec: ``status.observedGeneration >=
+    metadata.generation``; None when the object reports no observedGeneration at all."""
+    observed = (obj.get("status") or {}).get("observedGeneration")
+    if observed is None:
+        return None
+    return int(observed) >= int((obj.get("metadata") or {}).get("generation") or 0)
+
+
+def as_int(value: Any) -> int | None:
+    """``value`` as an integer (``"12"``, ``12``, ``12.0``), or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None

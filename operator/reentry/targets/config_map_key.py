@@ -1,0 +1,56 @@
+"""``configMapKey``: one numeric key of a ConfigMap's ``data`` from ``from`` to ``to`` with the weight.
+
+E.g. a retry budget or a concurrency limit released gradually. ``data`` is a map, so a server-side
+apply (field manager ``reentry``, forced) of the one key leaves the other keys to their owners.
+The value is compared as a number (``"05"`` shows 5) and written as its decimal string.
+
+Took effect: a ConfigMap has no status; consumers read it when they read it (a mounted file
+follows within the kubelet's sync period, an environment variable only on restart). The key in
+place counts as effective; whether the consumers honour it is for the hold's analysis to show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reentry import model
+from reentry.engine.observations import TargetObservation
+from reentry.engine.ramp import value_at
+from reentry.kube import FIELD_MANAGER
+from reentry.objects import Objects
+from reentry.targets.common import TargetError, as_int, describe, missing, ref
+
+
+def _target(spec: model.ConfigMapKeyTarget) -> model.ObjectRef:
+    return ref("v1", "ConfigMap", spec.name, spec.namespace)
+
+
+def judge(config_map: dict[str, Any], spec: model.ConfigMapKeyTarget, weight: int) -> TargetObservation:
+    """The observation for a ConfigMap read from the API server (pure)."""
+    want = value_at(spec.from_, spec.to, weight)
+    value = (config_map.get("data") or {}).get(spec.key)
+    view = f"{spec.key}={value if value is not None else '<unset>'}"
+    in_place = value is not None and as_int(value) == want
+    return TargetObservation(found=True, in_place=in_place, effective=in_place, shows=view,
+                             message="" if in_place else f"wants {spec.key}={want}")
+
+
+async def observe(objects: Objects, plan_namespace: str, spec: model.ConfigMapKeyTarget,
+                  weight: int) -> TargetObservation:
+    """Read the ConfigMap and judge the key against ``weight``."""
+    target = _target(spec)
+    config_map = await objects.get(target, plan_namespace)
+    return missing(target, plan_namespace) if config_map is None else judge(config_map, spec, weight)
+
+
+async def apply(objects: Objects, plan_namespace: str, spec: model.ConfigMapKeyTarget, weight: int) -> bool:
+    """Apply the key's value for ``weight`` unless the ConfigMap already shows it."""
+    target = _target(spec)
+    config_map = await objects.get(target, plan_namespace)
+    if config_map is None:
+        raise TargetError(f"{describe(target, plan_namespace)} not found")
+    if judge(config_map, spec, weight).in_place:
+        return False
+    value = str(value_at(spec.from_, spec.to, weight))
+    await objects.apply(target, plan_namespace, {"data": {spec.key: value}}, field_manager=FIELD_MANAGER, force=True)
+    return True

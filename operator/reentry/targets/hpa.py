@@ -1,0 +1,67 @@
+"""``hpa``: a HorizontalPodAutoscaler's bounds from the degraded values to the normal ones.
+
+``minReplicas`` (and ``maxReplicas`` when the target names it) follow the weight, written together
+in one server-side apply (field manager ``reentry``, forced) of just those fields, so the API
+server validates the pair at once (``minReplicas <= maxReplicas``) and ``reentry`` owns only them.
+
+Took effect: when the HPA reports ``status.observedGeneration`` the autoscaler has seen the new
+bounds once it is at the current generation; an HPA that reports none (older controllers) counts
+as effective when the bounds are in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reentry import model
+from reentry.engine.observations import TargetObservation
+from reentry.engine.ramp import value_at
+from reentry.kube import FIELD_MANAGER
+from reentry.objects import Objects
+from reentry.targets.common import TargetError, describe, generation_observed, missing, ref
+
+
+def _target(spec: model.HpaTarget) -> model.ObjectRef:
+    return ref("autoscaling/v2", "HorizontalPodAutoscaler", spec.name, spec.namespace)
+
+
+def wanted(spec: model.HpaTarget, weight: int) -> dict[str, int]:
+    """The bounds at ``weight``: minReplicas, and maxReplicas when the target ramps it."""
+    want = {"minReplicas": value_at(spec.minReplicas.from_, spec.minReplicas.to, weight)}
+    if spec.maxReplicas is not None:
+        want["maxReplicas"] = value_at(spec.maxReplicas.from_, spec.maxReplicas.to, weight)
+    return want
+
+
+def judge(hpa: dict[str, Any], spec: model.HpaTarget, weight: int) -> TargetObservation:
+    """The observation for an HPA read from the API server (pure)."""
+    current = hpa.get("spec") or {}
+    want = wanted(spec, weight)
+    view = f"minReplicas={current.get('minReplicas')} maxReplicas={current.get('maxReplicas')}"
+    if any(current.get(k) != v for k, v in want.items()):
+        return TargetObservation(found=True, in_place=False, effective=False, shows=view,
+                                 message="wants " + " ".join(f"{k}={v}" for k, v in want.items()))
+    seen = generation_observed(hpa)
+    effective = seen is not False  # None: this HPA reports no observedGeneration; trust the spec
+    message = "" if effective else "waiting for the autoscaler to observe the current generation"
+    return TargetObservation(found=True, in_place=True, effective=effective, shows=view, message=message)
+
+
+async def observe(objects: Objects, plan_namespace: str, spec: model.HpaTarget, weight: int) -> TargetObservation:
+    """Read the HPA and judge its bounds against ``weight``."""
+    target = _target(spec)
+    hpa = await objects.get(target, plan_namespace)
+    return missing(target, plan_namespace) if hpa is None else judge(hpa, spec, weight)
+
+
+async def apply(objects: Objects, plan_namespace: str, spec: model.HpaTarget, weight: int) -> bool:
+    """Apply the bounds for ``weight`` unless the HPA already has them."""
+    target = _target(spec)
+    hpa = await objects.get(target, plan_namespace)
+    if hpa is None:
+        raise TargetError(f"{describe(target, plan_namespace)} not found")
+    if judge(hpa, spec, weight).in_place:
+        return False
+    await objects.apply(target, plan_namespace, {"spec": wanted(spec, weight)}, field_manager=FIELD_MANAGER,
+                        force=True)
+    return True
