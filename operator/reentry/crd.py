@@ -53,6 +53,10 @@ def _structural(node: Any) -> Any:
         if node.get("default", ...) is None:
             del node["default"]
         node = {**variants[0], **node}
+    # JSON Schema 2020-12 writes exclusive bounds as numbers; OpenAPI v3 as a flag beside minimum/maximum.
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(node.get(exclusive), int | float) and not isinstance(node[exclusive], bool):
+            node[bound], node[exclusive] = node[exclusive], True
     if node.get("additionalProperties") is False:
         del node["additionalProperties"]
     if node.get("additionalProperties") is True:
