@@ -19,6 +19,15 @@ def _run(args: argparse.Namespace) -> int:
     import reentry.handlers  # noqa: F401  (registers the handlers)
 
     kopf.configure(verbose=args.verbose, debug=args.debug)
+    if args.metrics_port:
+        from reentry import metrics
+
+        try:
+            metrics.serve(args.metrics_port, args.metrics_address)
+        except OSError as err:
+            print(f"reentry run: cannot serve metrics on {args.metrics_address}:{args.metrics_port}: {err}",
+                  file=sys.stderr)
+            return 2
     clusterwide = args.all_namespaces or not args.namespace
     kopf.run(standalone=True, clusterwide=clusterwide, namespaces=[] if clusterwide else args.namespace,
              liveness_endpoint=args.liveness)
@@ -103,6 +112,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true")
     run.add_argument("--debug", action="store_true")
     run.add_argument("--liveness", default=None, help="e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--metrics-port", type=int, default=9090, help="serve Prometheus /metrics here; 0 disables it")
+    run.add_argument("--metrics-address", default="0.0.0.0", help="the address /metrics listens on")
     run.set_defaults(func=_run)
 
     sandbox = sub.add_parser("sandbox", help="a real local control plane, no Docker needed")

@@ -13,7 +13,7 @@ import kopf
 from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig
 
-from reentry import controller, model
+from reentry import controller, metrics, model
 from reentry.kube import FIELD_MANAGER, Kube
 from reentry.objects import Objects
 
@@ -34,7 +34,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 @kopf.timer(model.GROUP, model.VERSION, model.PLURAL, interval=RECONCILE_INTERVAL, id="reconcile")
 async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Evaluate the plan and post an Event for every transition the engine reports."""
-    decision = await controller.reconcile(memo.kube, memo.objects, body)
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    with metrics.METRICS.reconciling(namespace, name):
+        _, before = controller.parse(body)
+        decision = await controller.reconcile(memo.kube, memo.objects, body)
+    metrics.record(namespace, name, before, decision)
     for event in decision.events:
         kopf.event(body, type="Warning" if event.warning else "Normal", reason=event.reason, message=event.message)
 
@@ -44,3 +48,4 @@ async def release_on_delete(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logge
     """A deleted plan leaves no pod behind a closed gate."""
     released = await controller.release_on_delete(memo.kube, body)
     logger.info("plan deleted: released %d held pod(s) it selected", released)
+    metrics.forget(body.metadata.namespace or "", body.metadata.name or "")
