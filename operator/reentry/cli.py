@@ -95,6 +95,41 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from reentry import simulate
+    from reentry.engine import storm
+
+    given = storm.Assumptions(demand=args.demand, capacity=args.capacity, backlog=args.backlog, drain=args.drain,
+                              cold_factor=args.cold_factor, warmup=args.warmup, retry_factor=args.retry_factor)
+    try:
+        plan = simulate.load_plan(Path(args.file), args.plan)
+        result = simulate.compare(plan, given)
+    except simulate.SimulateError as err:
+        print(f"reentry simulate: {err}", file=sys.stderr)
+        return 1
+    print(simulate.report(plan, result))
+    if args.plot:
+        Path(args.plot).write_text(simulate.svg(plan, result))
+        print(f"chart written to {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _seconds(text: str) -> float:
+    """A command-line duration: seconds as a number, or a duration such as 90s or 2m."""
+    from reentry.model import parse_duration
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
 def _demo(args: argparse.Namespace) -> int:
     from reentry import demo
 
@@ -123,6 +158,27 @@ def parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check RecoveryPlan manifests offline")
     validate.add_argument("files", nargs="+")
     validate.set_defaults(func=_validate)
+
+    simulate = sub.add_parser("simulate", help="the re-entry storm model: a plan's ramp vs a binary cutover",
+                              description="Model the load the restored backend sees per traffic step against a "
+                              "binary cutover (docs/simulate.md).")
+    simulate.add_argument("file", help="a YAML file with a RecoveryPlan that has traffic steps or an adaptive ramp")
+    simulate.add_argument("--plan", help="the plan's name, when the file holds several")
+    simulate.add_argument("--demand", type=float, default=1000, help="steady demand, req/s (default 1000)")
+    simulate.add_argument("--capacity", type=float, default=1500,
+                          help="the restored backend's capacity with a warm cache, req/s (default 1500)")
+    simulate.add_argument("--backlog", type=float, default=60000,
+                          help="requests suppressed or queued during the outage (default 60000)")
+    simulate.add_argument("--drain", type=_seconds, default=60.0,
+                          help="how long a released share of the backlog takes to arrive (default 60s)")
+    simulate.add_argument("--cold-factor", type=float, default=2.0,
+                          help="cost of a request on a cold cache vs a warm one (default 2)")
+    simulate.add_argument("--warmup", type=_seconds, default=120.0,
+                          help="serving time until the cache is warm (default 2m)")
+    simulate.add_argument("--retry-factor", type=float, default=0.5,
+                          help="fraction of failed requests clients retry, below 1 (default 0.5)")
+    simulate.add_argument("--plot", metavar="PATH", help="also write an SVG chart to PATH")
+    simulate.set_defaults(func=_simulate)
 
     demo = sub.add_parser("demo", help="a failback drill on the sandbox")
     demo.set_defaults(func=_demo)
