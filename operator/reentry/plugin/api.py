@@ -1,0 +1,151 @@
+"""The plugin's calls to the API server, through lightkube and the caller's kubeconfig.
+
+Like any kubectl plugin it uses the kubeconfig kubectl would (``--kubeconfig``, else
+``KUBECONFIG``, else ``~/.kube/config``), the context named by ``--context`` or the current one,
+and the context's namespace unless ``-n`` names another. Nothing shells out to kubectl.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lightkube import ApiError, Client
+from lightkube.config.kubeconfig import KubeConfig
+from lightkube.resources.authentication_v1 import SelfSubjectReview
+from lightkube.types import PatchType
+
+from reentry.kube import RecoveryPlanResource
+
+FIELD_MANAGER = "kubectl-reentry"
+
+
+class PluginError(Exception):
+    """Something the user must fix or know (not found, forbidden, no kubeconfig): one line, no traceback."""
+
+
+def kubeconfig_path(explicit: str | None) -> Path:
+    """The kubeconfig kubectl would read; of a ``KUBECONFIG`` list, the first file that exists."""
+    if explicit:
+        return Path(explicit).expanduser()
+    for part in (os.environ.get("KUBECONFIG") or "").split(os.pathsep):
+        if part and Path(part).expanduser().exists():
+            return Path(part).expanduser()
+    return Path("~/.kube/config").expanduser()
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    """A lightkube object as the plain dict the renderers read."""
+    return dict(obj.to_dict())
+
+
+def describe(err: ApiError) -> str:
+    """An API error as kubectl would say it."""
+    status = err.status
+    return f"Error from server ({status.reason or status.code}): {status.message}"
+
+
+@dataclass
+class Api:
+    """A client bound to one kubeconfig context and its default namespace."""
+
+    client: Client
+    namespace: str
+
+    @classmethod
+    def connect(cls, kubeconfig: str | None = None, context: str | None = None,
+                namespace: str | None = None) -> Api:
+        path = kubeconfig_path(kubeconfig)
+        if not path.exists():
+            raise PluginError(f"no kubeconfig at {path} (set KUBECONFIG or pass --kubeconfig)")
+        try:
+            config = KubeConfig.from_file(path).get(context_name=context)
+            if config is None:
+                raise PluginError(f"kubeconfig {path}: no current context (pass --context)")
+        except PluginError:
+            raise
+        except Exception as err:  # lightkube raises ConfigError, KeyError, ... for a bad file or context
+            raise PluginError(f"kubeconfig {path}: {err}") from err
+        ns = namespace or config.namespace
+        return cls(Client(config=config, namespace=ns, field_manager=FIELD_MANAGER), ns)
+
+    def get(self, name: str) -> dict[str, Any]:
+        """The plan as a plain dict."""
+        try:
+            obj = self.client.get(RecoveryPlanResource, name, namespace=self.namespace)
+        except ApiError as err:
+            if err.status.code == 404:
+                raise PluginError(f'recoveryplan "{name}" not found in namespace {self.namespace}') from err
+            raise PluginError(describe(err)) from err
+        return _as_dict(obj)
+
+    def plans(self, all_namespaces: bool) -> list[dict[str, Any]]:
+        """Plans of the namespace, or of every namespace."""
+        try:
+            found = self.client.list(RecoveryPlanResource, namespace="*" if all_namespaces else self.namespace)
+            return [_as_dict(o) for o in found]
+        except ApiError as err:
+            raise PluginError(describe(err)) from err
+
+    def merge_patch(self, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        return self._patch(name, patch, PatchType.MERGE)
+
+    def json_patch(self, name: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._patch(name, ops, PatchType.JSON)
+
+    def _patch(self, name: str, body: Any, kind: PatchType) -> dict[str, Any]:
+        try:
+            obj = self.client.patch(RecoveryPlanResource, name, body, namespace=self.namespace, patch_type=kind)
+        except ApiError as err:
+            if err.status.code == 404:
+                raise PluginError(f'recoveryplan "{name}" not found in namespace {self.namespace}') from err
+            raise PluginError(describe(err)) from err
+        return _as_dict(obj)
+
+    def whoami(self) -> str:
+        """The caller's user name as the API server authenticated it (SelfSubjectReview)."""
+        try:
+            review = self.client.create(SelfSubjectReview())
+        except ApiError as err:
+            raise PluginError(f"cannot tell who you are (SelfSubjectReview): {describe(err)}") from err
+        user = review.status.userInfo if review.status else None
+        if user is None or not user.username:
+            raise PluginError("the API server did not say who you are (SelfSubjectReview without a user name)")
+        return str(user.username)
+
+    def follow(self, name: str, tick: float | None) -> Iterator[dict[str, Any] | None]:
+        """The plan now, then again on every change; None after each ``tick`` seconds without one.
+
+        The watch runs in a daemon thread so that waiting can be bounded by a deadline: lightkube's
+        watch reconnects on its own and never returns by itself.
+        """
+        first = self.get(name)
+        yield first
+        changes: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+        def watch() -> None:
+            try:
+                for kind, obj in self.client.watch(RecoveryPlanResource, namespace=self.namespace,
+                                                   fields={"metadata.name": name},
+                                                   resource_version=first["metadata"].get("resourceVersion")):
+                    changes.put((kind, obj))
+            except Exception as err:  # handed to the caller's thread, which reports it
+                changes.put(("ERROR", err))
+
+        threading.Thread(target=watch, name="kubectl-reentry-watch", daemon=True).start()
+        while True:
+            try:
+                kind, obj = changes.get(timeout=tick)
+            except queue.Empty:
+                yield None
+                continue
+            if kind == "ERROR":
+                raise PluginError(describe(obj) if isinstance(obj, ApiError) else f"watch failed: {obj}")
+            if kind == "DELETED":
+                raise PluginError(f'recoveryplan "{name}" was deleted')
+            yield _as_dict(obj)
