@@ -27,6 +27,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from reentry import crd
+from tests.e2e.gateway_fixtures import gateway_api  # noqa: F401  (a session fixture, registered here)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

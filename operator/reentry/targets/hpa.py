@@ -4,9 +4,10 @@
 in one server-side apply (field manager ``reentry``, forced) of just those fields, so the API
 server validates the pair at once (``minReplicas <= maxReplicas``) and ``reentry`` owns only them.
 
-Took effect: when the HPA reports ``status.observedGeneration`` the autoscaler has seen the new
-bounds once it is at the current generation; an HPA that reports none (older controllers) counts
-as effective when the bounds are in place.
+Took effect: the bounds in place. An HPA has ``status.observedGeneration`` in its schema, but the
+API server (v1.34) keeps no ``metadata.generation`` for HPAs, so there is nothing current to
+compare it with; should an HPA ever carry both, the target waits until the autoscaler reports the
+current generation. The autoscaler reads the bounds on its next sync (15 s by default).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def judge(hpa: dict[str, Any], spec: model.HpaTarget, weight: int) -> TargetObse
         return TargetObservation(found=True, in_place=False, effective=False, shows=view,
                                  message="wants " + " ".join(f"{k}={v}" for k, v in want.items()))
     seen = generation_observed(hpa)
-    effective = seen is not False  # None: this HPA reports no observedGeneration; trust the spec
+    effective = seen is not False  # None: no observedGeneration reported; the bounds in place are all we know
     message = "" if effective else "waiting for the autoscaler to observe the current generation"
     return TargetObservation(found=True, in_place=True, effective=effective, shows=view, message=message)
 
