@@ -3,29 +3,35 @@
 1. Observe: services (pods, endpoints), the checks the engine wants, one step of every Running
    action, and before the start the plan's references.
 2. Evaluate: the engine decides the new status, pod releases and events.
-3. Write the status, *then* release pods. If the operator dies in between, the restarted one
-   reads the batch as already started and waits its interval: a crash can slow a release but never
-   speed it past what the plan allows. Releasing is idempotent, and every action step is too
-   (see ``reentry.actions``), so a step repeated after a crash shows its effect once.
+3. Write the status, *then* release pods and write traffic weights. If the operator dies in
+   between, the restarted one reads the batch as already started and waits its interval, and finds
+   the targets not showing the recorded weight and writes them: a crash can slow a release or a
+   step but never speed it past what the plan allows. Releasing and writing a weight are
+   idempotent, and every action step is too (see ``reentry.actions``), so a step repeated after a
+   crash shows its effect once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from reentry import actions, checks, model
+from reentry import actions, checks, model, targets
 from reentry.engine import controls, preflight, selectors
-from reentry.engine.observations import ActionProgress, CheckResult, Observations
-from reentry.engine.reconcile import Decision, evaluate, invalid, running_actions, wanted_checks
+from reentry.engine.observations import ActionProgress, CheckResult, Event, Observations, SetWeight, TargetObservation
+from reentry.engine.reconcile import Decision, evaluate, invalid, ramp_under_way, running_actions, wanted_checks
 from reentry.engine.validation import all_actions
 from reentry.errors import describe_validation_error
 from reentry.kube import Kube, LabeledPod
-from reentry.objects import Objects
+from reentry.objects import Objects, describe_error
+
+log = logging.getLogger(__name__)
 
 _NOT_STARTED = (None, model.Phase.PENDING, model.Phase.ARMED)
 
@@ -69,6 +75,7 @@ async def observe(kube: Kube, objects: Objects, namespace: str, name: str, uid: 
                                                           dict(records.get(action_name) or {}))
     before_start = status is None or status.phase in _NOT_STARTED
     return Observations(
+        targets=await _observe_targets(objects, namespace, spec, status),
         services=services,
         controls=controls.from_metadata(metadata),
         checks=results,
@@ -76,6 +83,41 @@ async def observe(kube: Kube, objects: Objects, namespace: str, name: str, uid: 
         missing_refs=await _missing_refs(objects, namespace, spec) if before_start else (),
         unmatched_gated_pods=await _unmatched(kube, namespace, pods),
     )
+
+
+def _targets_watched(status: model.RecoveryPlanStatus | None) -> bool:
+    """Targets are read while the ramp runs, and while an aborted plan walks them back to 0."""
+    if ramp_under_way(status):
+        return True
+    return bool(status and status.traffic and status.traffic.state == model.TrafficState.ABORTING)
+
+
+async def _observe_targets(objects: Objects, namespace: str, spec: model.RecoveryPlanSpec,
+                           status: model.RecoveryPlanStatus | None) -> dict[str, TargetObservation]:
+    if not _targets_watched(status) or status is None or status.traffic is None:
+        return {}
+    weight = status.traffic.weight
+    seen = await asyncio.gather(*(targets.observe(objects, namespace, t, weight) for t in spec.traffic.targets))
+    return {t.label: obs for t, obs in zip(spec.traffic.targets, seen, strict=True)}
+
+
+async def write_weights(objects: Objects, namespace: str, spec: model.RecoveryPlanSpec,
+                        writes: list[SetWeight]) -> list[Event]:
+    """Write each decided weight to its targets, all targets of a step together; a refusal becomes an Event."""
+    by_label = {t.label: t for t in spec.traffic.targets}
+    events: list[Event] = []
+
+    async def one(target: model.Target, weight: int) -> None:
+        try:
+            await targets.apply(objects, namespace, target, weight)
+        except Exception as err:
+            log.warning("writing weight %d to %s in %s failed: %s", weight, target.label, namespace,
+                        describe_error(err))
+            events.append(Event("TrafficWriteFailed", f"could not set {target.label} to {weight}%: "
+                                                      f"{describe_error(err)}; retrying", warning=True))
+
+    await asyncio.gather(*(one(by_label[label], w.weight) for w in writes for label in w.targets if label in by_label))
+    return events
 
 
 def parse(body: Mapping[str, Any]) -> tuple[dict[str, Any], model.RecoveryPlanStatus | None]:
@@ -102,12 +144,33 @@ async def reconcile(kube: Kube, objects: Objects, body: Mapping[str, Any], now: 
         await kube.write_status(namespace, name, decision.status)
     for release in decision.actions:
         await kube.release_pods(namespace, list(release.pods))
+    if decision.weights:
+        decision.events.extend(await write_weights(objects, namespace, spec, decision.weights))
     return decision
 
 
-async def release_on_delete(kube: Kube, body: Mapping[str, Any]) -> int:
-    """A deleted plan governs nothing: open the gate of every pod it selects, so none stays stranded."""
-    raw, _ = parse(body)
+def safe_weight_on_delete(spec: model.RecoveryPlanSpec, status: model.RecoveryPlanStatus | None) -> int | None:
+    """The weight the targets return to when a plan is deleted, or None to leave them as they are.
+
+    A restored plan's traffic stays where the ramp put it; a plan deleted mid-ramp (or aborted on
+    the way back) returns its targets to weight 0, the fallback, unless ``safeState: KeepCurrent``.
+    """
+    if spec.mode == model.Mode.DRY_RUN or not spec.traffic.targets or status is None or status.traffic is None:
+        return None
+    if status.phase == model.Phase.RESTORED or status.traffic.state is None:
+        return None
+    if spec.traffic.safeState == model.SafeState.KEEP_CURRENT or status.traffic.weight == 0:
+        return None
+    return 0
+
+
+async def release_on_delete(kube: Kube, body: Mapping[str, Any], objects: Objects | None = None) -> int:
+    """A deleted plan governs nothing: its targets go to their safe state, every gated pod it selects is let in.
+
+    Returns how many pods were released. A weight that cannot be written raises, so kopf keeps the
+    finalizer and retries: the plan does not disappear with traffic half-moved.
+    """
+    raw, status = parse(body)
     try:
         spec = model.RecoveryPlanSpec.model_validate(raw.get("spec") or {})
     except ValidationError:
@@ -115,6 +178,10 @@ async def release_on_delete(kube: Kube, body: Mapping[str, Any]) -> int:
     if spec.mode == model.Mode.DRY_RUN:
         return 0
     namespace = raw["metadata"]["namespace"]
+    weight = safe_weight_on_delete(spec, status)
+    if weight is not None and objects is not None:
+        for target in spec.traffic.targets:
+            await targets.apply(objects, namespace, target, weight)
     released = 0
     pods = await kube.namespace_pods(namespace)
     for service in spec.services:

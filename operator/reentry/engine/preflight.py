@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reentry.engine.observations import Observations
 from reentry.engine.validation import all_actions, all_checks
-from reentry.model import READINESS_GATE, ObjectRef, RecoveryPlanSpec
+from reentry.model import READINESS_GATE, ObjectRef, RecoveryPlanSpec, Target
 
 
 def problems(spec: RecoveryPlanSpec, observed: Observations) -> list[str]:
@@ -45,4 +45,32 @@ def references(spec: RecoveryPlanSpec) -> list[tuple[str, ObjectRef]]:
             p = action.patch
             ref = ObjectRef(apiVersion=p.apiVersion, kind=p.kind, name=p.name, namespace=p.namespace)
             found.append((f"{ref.kind} {ref.name} (action {action.name})", ref))
+    for target in spec.traffic.targets:
+        ref = target_ref(target)
+        found.append((f"{ref.kind} {ref.name} (traffic target {target.label})", ref))
     return found
+
+
+def target_ref(target: Target) -> ObjectRef:
+    """The object a traffic target writes to."""
+    if target.httpRoute:
+        r = target.httpRoute
+        return ObjectRef(apiVersion="gateway.networking.k8s.io/v1", kind="HTTPRoute", name=r.name,
+                         namespace=r.namespace)
+    if target.ingressNginx:
+        i = target.ingressNginx
+        return ObjectRef(apiVersion="networking.k8s.io/v1", kind="Ingress", name=i.canaryIngress,
+                         namespace=i.namespace)
+    if target.scale:
+        s = target.scale
+        return ObjectRef(apiVersion="apps/v1", kind=s.kind, name=s.name, namespace=s.namespace)
+    if target.hpa:
+        h = target.hpa
+        return ObjectRef(apiVersion="autoscaling/v2", kind="HorizontalPodAutoscaler", name=h.name,
+                         namespace=h.namespace)
+    if target.configMapKey:
+        c = target.configMapKey
+        return ObjectRef(apiVersion="v1", kind="ConfigMap", name=c.name, namespace=c.namespace)
+    assert target.annotation is not None
+    a = target.annotation
+    return ObjectRef(apiVersion=a.apiVersion, kind=a.kind, name=a.name, namespace=a.namespace)
