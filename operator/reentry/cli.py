@@ -5,12 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
-
-import yaml
-from pydantic import ValidationError
-
-from reentry import model
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -52,54 +46,24 @@ def _sandbox(args: argparse.Namespace) -> int:
         elif args.action == "build":
             for name, path in binaries.ensure().items():
                 print(f"{name}: {path}")
-        elif args.action == "gateway-api":
-            from reentry.sandbox import gateway_api
-
-            box = cluster.Sandbox.load()
-            names = gateway_api.install(lambda *argv: cluster.kubectl(box, *argv))
-            print(f"Gateway API {gateway_api.VERSION} ({gateway_api.CHANNEL}): {len(names)} CRDs Established",
-                  file=sys.stderr)
-    except (binaries.BinariesUnavailable, RuntimeError, TimeoutError) as err:
+    except (binaries.BinariesUnavailable, RuntimeError) as err:
         print(f"reentry sandbox {args.action}: {err}", file=sys.stderr)
         return 1
     return 0
 
 
-def validate_documents(path: Path) -> list[str]:
-    """Offline checks of every RecoveryPlan in a YAML file: schema, dependency graph, names."""
-    from reentry import paths
-    from reentry.engine import validation
-    from reentry.errors import describe_validation_error
-
-    problems = []
-    try:
-        docs = list(yaml.safe_load_all(path.read_text()))
-    except (OSError, yaml.YAMLError) as err:
-        return [f"{path}: {err}"]
-    for doc in docs:
-        if not isinstance(doc, dict) or doc.get("kind") != model.KIND:
-            continue
-        name = (doc.get("metadata") or {}).get("name", "<unnamed>")
-        try:
-            spec = model.RecoveryPlanSpec.model_validate(doc.get("spec") or {})
-        except ValidationError as err:
-            problems.append(f"{path}: {name}: {describe_validation_error(err)}")
-            continue
-        problems += [f"{path}: {name}: {p}" for p in validation.problems(spec)]
-        for _, check in validation.all_checks(spec):
-            if check.resource is not None:
-                try:
-                    paths.parse(check.resource.path)
-                except paths.InvalidPath as err:
-                    problems.append(f"{path}: {name}: check {check.name}: {err}")
-    return problems
-
-
 def _validate(args: argparse.Namespace) -> int:
-    problems = [p for f in args.files for p in validate_documents(Path(f))]
-    for problem in problems:
-        print(problem)
-    return 1 if problems else 0
+    from reentry import validate
+
+    report = validate.validate_bundle(args.files, strict=args.strict)
+    if args.output == "json":
+        print(report.as_json())
+    else:
+        for finding in report.findings:
+            print(finding)
+        print(f"{len(report.errors())} error(s), {len(report.warnings())} warning(s) in {report.plans} plan(s), "
+              f"{len(report.files)} file(s)", file=sys.stderr)
+    return 1 if report.errors() else 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -159,11 +123,13 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     sandbox = sub.add_parser("sandbox", help="a real local control plane, no Docker needed")
-    sandbox.add_argument("action", choices=["up", "down", "env", "status", "build", "gateway-api"])
+    sandbox.add_argument("action", choices=["up", "down", "env", "status", "build"])
     sandbox.set_defaults(func=_sandbox)
 
-    validate = sub.add_parser("validate", help="check RecoveryPlan manifests offline")
-    validate.add_argument("files", nargs="+")
+    validate = sub.add_parser("validate", help="check a bundle of manifests offline (for CI)")
+    validate.add_argument("files", nargs="+", help="YAML files, directories (recursively), or - for stdin")
+    validate.add_argument("--strict", action="store_true", help="a reference missing from the bundle is an error")
+    validate.add_argument("--output", "-o", choices=["text", "json"], default="text")
     validate.set_defaults(func=_validate)
 
     simulate = sub.add_parser("simulate", help="the re-entry storm model: a plan's ramp vs a binary cutover",

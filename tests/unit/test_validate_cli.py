@@ -1,5 +1,7 @@
 """`reentry validate` catches in CI what the operator would report in status."""
 
+import io
+import json
 from pathlib import Path
 
 import yaml
@@ -45,3 +47,78 @@ def test_cycle_unknown_service_bad_type_and_bad_path_are_named(tmp_path, capsys)
                                                              "path": ".data[", "max": 1}}]})
     assert main(["validate", str(write(tmp_path, spec))]) == 1
     assert "check c:" in capsys.readouterr().out
+
+
+# ---- a bundle for CI: file:line, warnings for references outside it, --strict, JSON ----------------
+
+FIXTURES = ROOT / "tests" / "fixtures" / "validate"
+
+
+def run(capsys, *argv: str) -> tuple[int, list[str]]:
+    code = main(["validate", *argv])
+    return code, capsys.readouterr().out.splitlines()
+
+
+def test_a_broken_bundle_names_file_line_and_field_of_each_error(capsys):
+    plans = FIXTURES / "broken" / "plans.yaml"
+    code, lines = run(capsys, str(FIXTURES / "broken"))
+    assert code == 1
+    errors = [line for line in lines if ": warning: " not in line]
+    assert errors == [
+        f"{plans}:13: cyclic: spec.services[0].dependsOn[0]: dependsOn cycle: auth -> checkout -> orders -> auth",
+        f"{plans}:19: cyclic: spec.services[1].dependsOn[1]: service 'orders' dependsOn unknown service 'ledger'",
+        f"{plans}:29: cyclic: spec.overrides[0].check: override names unknown check 'replica-lagg'",
+        f"{plans}:42: mistyped: spec.services[0].minReadyEndpoints: Input should be a valid integer, "
+        "unable to parse string as an integer",
+    ]
+    # shop.yaml in the same directory carries Services auth and orders, so only checkout and the ConfigMap warn.
+    assert [line for line in lines if ": warning: " in line] == [
+        f"{plans}:22: warning: cyclic: spec.services[2].service: service checkout: Service checkout in namespace "
+        "shop is not in the bundle",
+        f"{plans}:27: warning: cyclic: spec.state.checks[0].resource.name: check replica-lag: ConfigMap db-lag in "
+        "namespace shop is not in the bundle",
+    ]
+
+
+def test_references_resolve_across_files_and_lists_and_strict_turns_misses_into_errors(capsys):
+    good = FIXTURES / "good"
+    assert run(capsys, str(good / "plan.yaml"), str(good / "objects.yaml")) == (0, [])
+    code, lines = run(capsys, str(good / "plan.yaml"))
+    assert code == 0 and len(lines) == 7 and all(": warning: " in line for line in lines)
+    assert f"{good / 'plan.yaml'}:20: warning: checkout-traffic: spec.traffic.targets[0].httpRoute.name: traffic " \
+           "target httpRoute/checkout: HTTPRoute checkout in namespace shop is not in the bundle" in lines
+    code, lines = run(capsys, "--strict", str(good / "plan.yaml"))
+    assert code == 1 and len(lines) == 7 and not any(": warning: " in line for line in lines)
+
+
+def test_json_output_for_machines(capsys):
+    code = main(["validate", "--output", "json", str(FIXTURES / "broken")])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert (report["ok"], report["plans"], report["errors"], report["warnings"]) == (False, 2, 4, 2)
+    cycle = report["findings"][0]
+    assert cycle == {"file": str(FIXTURES / "broken" / "plans.yaml"), "line": 13, "severity": "error",
+                     "plan": "cyclic", "field": "spec.services[0].dependsOn[0]",
+                     "message": "dependsOn cycle: auth -> checkout -> orders -> auth"}
+    assert main(["validate", "-o", "json", str(FIXTURES / "good")]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+def test_yaml_errors_unreadable_files_wrong_api_version_and_stdin(tmp_path, capsys, monkeypatch):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("kind: RecoveryPlan\nmetadata:\n  name: p\n  labels: [a\n")
+    code, lines = run(capsys, str(broken), str(tmp_path / "absent.yaml"))
+    assert code == 1
+    assert lines[0].startswith(f"{broken}:5: YAML: ")
+    assert lines[1].startswith(f"{tmp_path / 'absent.yaml'}:1: cannot read: No such file or directory")
+
+    old = tmp_path / "old.yaml"
+    old.write_text("apiVersion: reentry.dev/v1beta9\nkind: RecoveryPlan\nmetadata: {name: p}\n"
+                   "spec:\n  owner: {team: t}\n  services: [{name: a, selector: {}, service: a}]\n")
+    code, lines = run(capsys, "--strict", str(old))
+    assert code == 1
+    assert lines[0] == f"{old}:1: p: apiVersion: apiVersion 'reentry.dev/v1beta9' is not reentry.dev/v1alpha1"
+
+    monkeypatch.setattr("sys.stdin", io.StringIO((ROOT / "examples" / "checkout-failback.yaml").read_text()))
+    code, lines = run(capsys, "-", str(ROOT / "examples" / "shop.yaml"))
+    assert (code, lines) == (0, [])

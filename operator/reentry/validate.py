@@ -1,0 +1,426 @@
+"""``reentry validate``: offline checks of a bundle of manifests, for CI pipelines.
+
+A bundle is every YAML document in the files and directories given. Each RecoveryPlan in it is
+checked the way the operator would check it (the schema from the models, the dependency graph,
+names, field paths), and what it refers to (Services, Deployments, HTTPRoutes, ConfigMaps, ...) is
+looked up among the bundle's other objects. Findings point at the line of the offending field,
+``file:line: message``, so an editor or a CI annotation can jump there.
+
+A reference the bundle does not contain is a warning, not an error: the object may well be
+managed elsewhere. ``strict`` makes those errors too.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from reentry import model, paths
+from reentry.engine import graph, validation
+
+ERROR = "error"
+WARNING = "warning"
+YAML_SUFFIXES = (".yaml", ".yml")
+STDIN = "-"
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem, located at a file and line (1-based)."""
+
+    file: str
+    line: int
+    severity: str
+    message: str
+    plan: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.plan}: " if self.plan else ""
+        at = f"{self.field}: " if self.field else ""
+        kind = "warning: " if self.severity == WARNING else ""
+        return f"{self.file}:{self.line}: {kind}{where}{at}{self.message}"
+
+
+@dataclass
+class Document:
+    """One YAML document with the line of every field in it, by path (``("spec", "services", 0)``)."""
+
+    file: str
+    data: Any
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line(self, loc: Loc) -> int:
+        """The line of the deepest field of ``loc`` that exists (the document's start at worst)."""
+        for end in range(len(loc), -1, -1):
+            found = self.lines.get(loc[:end])
+            if found is not None:
+                return found
+        return 1
+
+
+@dataclass(frozen=True)
+class ObjectKey:
+    """What a reference needs to match: kind, name and, when known, namespace."""
+
+    kind: str
+    name: str
+    namespace: str | None = None
+
+
+@dataclass
+class Report:
+    """Every finding of one run, and what was read."""
+
+    files: list[str] = field(default_factory=list)
+    plans: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == WARNING]
+
+    def as_json(self) -> str:
+        """The machine-readable form of the report (``--output json``)."""
+        return json.dumps({
+            "ok": not self.errors(), "files": self.files, "plans": self.plans,
+            "errors": len(self.errors()), "warnings": len(self.warnings()),
+            "findings": [asdict(f) for f in self.findings],
+        }, indent=2)
+
+
+def _field_path(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".")
+
+
+# ---- reading YAML with line numbers ------------------------------------------------------------
+
+
+def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
+    """Record the line of ``node`` at ``loc`` and of everything below it."""
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                # A mapping entry is reported at its key: that is where a person looks.
+                lines[(*loc, key.value)] = key.start_mark.line + 1
+                _index_lines(value, (*loc, key.value), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index_lines(item, (*loc, i), lines)
+
+
+def read_documents(name: str, text: str) -> tuple[list[Document], list[Finding]]:
+    """The non-empty documents of one YAML stream, or the parse error at its line."""
+    docs: list[Document] = []
+    loader = yaml.SafeLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            lines: dict[Loc, int] = {}
+            _index_lines(node, (), lines)
+            data = loader.construct_document(node)
+            if data is not None:
+                docs.append(Document(name, data, lines))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(err, "problem", None) or str(err)
+        return docs, [Finding(name, line, ERROR, f"YAML: {problem}")]
+    finally:
+        loader.dispose()
+    return docs, []
+
+
+def expand(arguments: Iterable[str]) -> Iterator[str]:
+    """Files as given, directories as their YAML files (recursively, sorted); ``-`` is stdin."""
+    for arg in arguments:
+        path = Path(arg)
+        if arg != STDIN and path.is_dir():
+            yield from sorted(str(p) for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+        else:
+            yield arg
+
+
+def _objects(doc: Document) -> Iterator[tuple[Loc, dict[str, Any]]]:
+    """The objects of a document; a ``kind: List`` contributes its items."""
+    if not isinstance(doc.data, dict):
+        return
+    if doc.data.get("kind") == "List" and isinstance(doc.data.get("items"), list):
+        for i, item in enumerate(doc.data["items"]):
+            if isinstance(item, dict):
+                yield ("items", i), item
+    else:
+        yield (), doc.data
+
+
+# ---- where checks and actions live in a spec ---------------------------------------------------
+
+_CHECK_LISTS: tuple[Loc, ...] = (
+    ("technicalRecovery", "checks"), ("identity", "checks"), ("state", "checks"), ("dependencies", "checks"),
+    ("traffic", "checks"), ("traffic", "analysis"), ("validation", "checks"),
+)
+_ACTION_LISTS: tuple[Loc, ...] = (("identity", "actions"), ("state", "actions"), ("dependencies", "actions"))
+
+
+def _items(spec: model.RecoveryPlanSpec, lists: tuple[Loc, ...]) -> list[tuple[Loc, Any]]:
+    found: list[tuple[Loc, Any]] = []
+    for loc in lists:
+        value: Any = spec
+        for part in loc:
+            value = getattr(value, str(part))
+        found += [((*loc, i), item) for i, item in enumerate(value)]
+    return found
+
+
+def check_items(spec: model.RecoveryPlanSpec) -> list[tuple[Loc, model.Check]]:
+    """Every check of a plan with its place in the spec, e.g. ``("state", "checks", 0)``."""
+    return _items(spec, _CHECK_LISTS)
+
+
+def action_items(spec: model.RecoveryPlanSpec) -> list[tuple[Loc, model.Action]]:
+    """Every action of a plan with its place in the spec."""
+    return _items(spec, _ACTION_LISTS)
+
+
+# ---- references ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An object a plan names, and where it names it."""
+
+    key: ObjectKey
+    loc: Loc
+    who: str
+
+
+def _ref(kind: str, name: str, namespace: str | None, loc: Loc, who: str) -> Reference:
+    return Reference(ObjectKey(kind, name, namespace), loc, who)
+
+
+def _check_references(check: model.Check, loc: Loc) -> list[Reference]:
+    who = f"check {check.name}"
+    found = []
+    if check.workload:
+        w = check.workload
+        found.append(_ref(w.kind, w.name, None, (*loc, "workload", "name"), who))
+    if check.endpoints:
+        found.append(_ref("Service", check.endpoints.service, None, (*loc, "endpoints", "service"), who))
+    if check.resource:
+        r = check.resource
+        found.append(_ref(r.kind, r.name, r.namespace, (*loc, "resource", "name"), who))
+    if check.serviceAccountToken:
+        s = check.serviceAccountToken
+        found.append(_ref("ServiceAccount", s.serviceAccount, s.namespace, (*loc, "serviceAccountToken",
+                                                                            "serviceAccount"), who))
+    return found
+
+
+def _target_references(target: model.Target, loc: Loc) -> list[Reference]:
+    who = f"traffic target {target.label}"
+    if target.httpRoute:
+        t = target.httpRoute
+        at = (*loc, "httpRoute")
+        return [_ref("HTTPRoute", t.name, t.namespace, (*at, "name"), who),
+                _ref("Service", t.restoredBackend, t.namespace, (*at, "restoredBackend"), who),
+                _ref("Service", t.fallbackBackend, t.namespace, (*at, "fallbackBackend"), who)]
+    if target.ingressNginx:
+        i = target.ingressNginx
+        return [_ref("Ingress", i.canaryIngress, i.namespace, (*loc, "ingressNginx", "canaryIngress"), who)]
+    if target.scale:
+        s = target.scale
+        return [_ref(s.kind, s.name, s.namespace, (*loc, "scale", "name"), who)]
+    if target.hpa:
+        h = target.hpa
+        return [_ref("HorizontalPodAutoscaler", h.name, h.namespace, (*loc, "hpa", "name"), who)]
+    if target.configMapKey:
+        c = target.configMapKey
+        return [_ref("ConfigMap", c.name, c.namespace, (*loc, "configMapKey", "name"), who)]
+    if target.annotation:
+        a = target.annotation
+        return [_ref(a.kind, a.name, a.namespace, (*loc, "annotation", "name"), who)]
+    return []
+
+
+def references(spec: model.RecoveryPlanSpec) -> list[Reference]:
+    """Objects a plan names that a bundle would usually carry.
+
+    Secrets and Leases are left out on purpose: secrets come from a secret manager rather than
+    the repository, and Leases are made at run time by the programs that hold them.
+    """
+    found = [_ref("Service", s.service, None, ("services", i, "service"), f"service {s.name}")
+             for i, s in enumerate(spec.services)]
+    for loc, check in check_items(spec):
+        found += _check_references(check, loc)
+    for loc, action in action_items(spec):
+        if action.patch:
+            p = action.patch
+            found.append(_ref(p.kind, p.name, p.namespace, (*loc, "patch", "name"), f"action {action.name}"))
+    for i, target in enumerate(spec.traffic.targets):
+        found += _target_references(target, ("traffic", "targets", i))
+    return found
+
+
+def _resolves(ref: ObjectKey, plan_namespace: str | None, bundle: set[ObjectKey]) -> bool:
+    namespace = ref.namespace or plan_namespace
+    return any(o.kind == ref.kind and o.name == ref.name and (namespace is None or o.namespace in (None, namespace))
+               for o in bundle)
+
+
+# ---- plans -----------------------------------------------------------------------------------
+
+
+class _PlanCheck:
+    """The findings of one RecoveryPlan document."""
+
+    def __init__(self, doc: Document, loc: Loc, obj: dict[str, Any]) -> None:
+        self.doc, self.loc, self.obj = doc, loc, obj
+        self.name = str((obj.get("metadata") or {}).get("name") or "<unnamed>")
+        self.namespace = (obj.get("metadata") or {}).get("namespace")
+        self.findings: list[Finding] = []
+
+    def add(self, spec_loc: Loc, message: str, severity: str = ERROR, top: bool = False) -> None:
+        """A finding at ``spec.<spec_loc>`` (or at the object's own ``spec_loc`` when ``top``)."""
+        loc = spec_loc if top else ("spec", *spec_loc)
+        self.findings.append(Finding(self.doc.file, self.doc.line((*self.loc, *loc)), severity, message,
+                                     self.name, _field_path(loc) or None))
+
+    def schema(self) -> model.RecoveryPlanSpec | None:
+        if self.obj.get("apiVersion") != model.API_VERSION:
+            self.add(("apiVersion",), f"apiVersion {self.obj.get('apiVersion')!r} is not {model.API_VERSION}",
+                     top=True)
+        if self.name == "<unnamed>":
+            self.add(("metadata",), "metadata.name is missing", top=True)
+        try:
+            return model.RecoveryPlanSpec.model_validate(self.obj.get("spec") or {})
+        except ValidationError as err:
+            for problem in err.errors():
+                self.add(tuple(problem["loc"]), problem["msg"].removeprefix("Value error, "))
+            return None
+
+    def graph(self, spec: model.RecoveryPlanSpec) -> set[str]:
+        """Graph findings at the field at fault; returns the engine's messages it covered."""
+        covered: set[str] = set()
+        names = [s.name for s in spec.services]
+        known = set(names)
+        for i, service in enumerate(spec.services):
+            if service.name in names[:i]:
+                message = f"duplicate service name {service.name!r}"
+                self.add(("services", i, "name"), message)
+                covered.add(message)
+            for j, dep in enumerate(service.dependsOn):
+                if dep not in known:
+                    message = f"service {service.name!r} dependsOn unknown service {dep!r}"
+                    self.add(("services", i, "dependsOn", j), message)
+                    covered.add(message)
+        cycle = graph.find_cycle(spec.services)
+        if cycle:
+            message = "dependsOn cycle: " + " -> ".join(cycle)
+            first = names.index(cycle[0])
+            self.add(("services", first, "dependsOn", spec.services[first].dependsOn.index(cycle[1])), message)
+            covered.add(message)
+        return covered
+
+    def names(self, spec: model.RecoveryPlanSpec) -> set[str]:
+        """Duplicate check/action names and overrides of unknown checks, at the field at fault."""
+        covered: set[str] = set()
+        seen: dict[str, set[str]] = {"check": set(), "action": set()}
+        items = [("check", (*loc, "name"), c.name) for loc, c in check_items(spec)]
+        items += [("action", (*loc, "name"), a.name) for loc, a in action_items(spec)]
+        for what, loc, name in items:
+            if name in seen[what]:
+                message = f"duplicate {what} name {name!r}"
+                if message not in covered:
+                    self.add(loc, message)
+                    covered.add(message)
+            seen[what].add(name)
+        for i, override in enumerate(spec.overrides):
+            if override.check not in seen["check"]:
+                message = f"override names unknown check {override.check!r}"
+                self.add(("overrides", i, "check"), message)
+                covered.add(message)
+        return covered
+
+    def field_paths(self, spec: model.RecoveryPlanSpec) -> None:
+        for loc, check in check_items(spec):
+            if check.resource is None:
+                continue
+            try:
+                paths.parse(check.resource.path)
+            except paths.InvalidPath as err:
+                self.add((*loc, "resource", "path"), f"check {check.name}: {err}")
+
+    def run(self, bundle: set[ObjectKey], strict: bool) -> list[Finding]:
+        spec = self.schema()
+        if spec is None:
+            return self.findings
+        covered = self.graph(spec) | self.names(spec)
+        # Whatever else the engine would refuse, reported at the spec when no field is known.
+        for problem in validation.problems(spec):
+            if problem not in covered:
+                self.add((), problem)
+        self.field_paths(spec)
+        for ref in references(spec):
+            if not _resolves(ref.key, self.namespace, bundle):
+                ns = ref.key.namespace or self.namespace
+                where = f" in namespace {ns}" if ns else ""
+                self.add(ref.loc, f"{ref.who}: {ref.key.kind} {ref.key.name}{where} is not in the bundle",
+                         ERROR if strict else WARNING)
+        return self.findings
+
+
+# ---- the bundle ------------------------------------------------------------------------------
+
+
+def _read(name: str) -> str:
+    if name == STDIN:
+        return sys.stdin.read()
+    return Path(name).read_text()
+
+
+def validate_bundle(arguments: Iterable[str], strict: bool = False) -> Report:
+    """Validate every RecoveryPlan in the files and directories given, against the bundle they form."""
+    report = Report()
+    docs: list[Document] = []
+    for name in expand(arguments):
+        report.files.append(name)
+        try:
+            text = _read(name)
+        except OSError as err:
+            report.findings.append(Finding(name, 1, ERROR, f"cannot read: {err.strerror or err}"))
+            continue
+        found, problems = read_documents(name, text)
+        docs += found
+        report.findings += problems
+    bundle: set[ObjectKey] = set()
+    plans: list[tuple[Document, Loc, dict[str, Any]]] = []
+    for doc in docs:
+        for loc, obj in _objects(doc):
+            meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
+            if isinstance(obj.get("kind"), str) and meta.get("name"):
+                bundle.add(ObjectKey(obj["kind"], str(meta["name"]), meta.get("namespace")))
+            if obj.get("kind") == model.KIND:
+                plans.append((doc, loc, obj))
+    for doc, loc, obj in plans:
+        report.findings += _PlanCheck(doc, loc, obj).run(bundle, strict)
+    report.plans = len(plans)
+    order = {name: i for i, name in enumerate(report.files)}
+    report.findings.sort(key=lambda f: (order.get(f.file, len(order)), f.line))
+    return report
