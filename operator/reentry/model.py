@@ -228,10 +228,13 @@ class ServiceAccountTokenCheck(_Model):
     serviceAccount: str = Field(min_length=1)
     namespace: str | None = None
     audiences: list[str] = Field(default_factory=list, description="Defaults to the API server's own audience.")
-    expirationSeconds: int = Field(default=600, ge=600)
+    expirationSeconds: int = Field(default=600, ge=600, description="Lifetime of the token asked for (at least "
+                                   "600, the API server's minimum); the token is used once and never stored.")
 
 
 class CertificatePeer(_Model):
+    """The other side of an mTLS pair: its TLS Secret and the CA bundle it trusts."""
+
     secret: str = Field(min_length=1)
     namespace: str | None = None
     caBundle: KeySource | None = Field(default=None, description="Defaults to the peer Secret's own ca.crt.")
@@ -251,20 +254,51 @@ class CertificateCheck(_Model):
         "and this certificate against the peer's.")
 
 
+class JwksSource(_Model):
+    """Where a JWKS is published: a Secret key, a ConfigMap key, a URL, or the API server's own issuer."""
+
+    secret: KeyRef | None = None
+    configMap: KeyRef | None = None
+    url: str | None = Field(default=None, pattern=r"^https?://", description="Fetched with GET.")
+    apiServer: bool | None = Field(
+        default=None, description="true: the API server's service-account issuer, read from its /openid/v1/jwks "
+        "with the operator's own credentials and TLS.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        chosen = [k for k in ("secret", "configMap", "url", "apiServer") if getattr(self, k)]
+        if len(chosen) != 1:
+            raise ValueError(f"needs exactly one of secret, configMap, url, apiServer: true "
+                             f"(got {', '.join(chosen) or 'none'})")
+        return self
+
+
 class SigningKeysCheck(_Model):
     """Every key id the clients hold is published by the issuer with the same key material."""
 
-    issuer: KeySource = Field(description="The issuer's published JWKS.")
+    issuer: JwksSource = Field(description="The issuer's published JWKS.")
     clients: KeySource = Field(description="The JWKS the clients hold (what they cached during the outage).")
-    tls: TlsOptions | None = None
-    sampleToken: KeyRef | None = Field(default=None, description="A token (JWS) that must verify with the "
-                                       "issuer's keys (RS256/ES256).")
+    tls: TlsOptions | None = Field(default=None, description="For url sources.")
+    timeout: Duration = Field(default="5s", description="Per request, for url sources and the API server.")
+    sampleToken: KeyRef | None = Field(default=None, description="A Secret key holding a token (JWS) that must "
+                                       "verify with the issuer's keys (RS256/ES256).")
 
 
 class FreshnessRule(StrEnum):
+    """How the restored Secret and the clients' material are compared (docs/checks-and-actions.md)."""
+
     VERSION = "Version"
     KEY_ID = "KeyId"
     FINGERPRINT = "Fingerprint"
+
+
+class FreshnessClients(_Model):
+    """The Secret that keeps what the clients were given during the outage."""
+
+    name: str = Field(min_length=1)
+    namespace: str | None = None
+    key: str | None = Field(default=None, description="Rules KeyId and Fingerprint: its key (defaults to the "
+                            "restored Secret's key).")
 
 
 class SecretFreshnessCheck(_Model):
@@ -272,11 +306,17 @@ class SecretFreshnessCheck(_Model):
 
     secret: str = Field(min_length=1, description="The restored Secret.")
     namespace: str | None = None
-    clients: KeyRef = Field(description="Where the material the clients hold is kept (a Secret key).")
+    clients: FreshnessClients = Field(description="Where the material the clients hold is kept.")
     rule: FreshnessRule = Field(default=FreshnessRule.VERSION)
-    versionAnnotation: str = Field(default="reentry.dev/version",
-                                   description="Rule Version: the annotation both objects carry.")
+    versionAnnotation: str = Field(default="reentry.dev/version", min_length=1,
+                                   description="Rule Version: the annotation both Secrets carry.")
     key: str | None = Field(default=None, description="Rules KeyId and Fingerprint: the restored Secret's key.")
+
+    @model_validator(mode="after")
+    def _key_for_content_rules(self) -> Self:
+        if self.rule != FreshnessRule.VERSION and not self.key:
+            raise ValueError(f"secretFreshness: rule {self.rule.value} compares key material and needs key")
+        return self
 
 
 # ---- state kinds --------------------------------------------------------------------------------
