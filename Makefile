@@ -5,12 +5,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install build demo test lint typecheck unit e2e bench crds sandbox-up sandbox-down clean
+.PHONY: help install build demo test lint typecheck unit e2e bench crds docs sandbox-up sandbox-down clean
 
 help:
 	@echo "make demo   - a whole failback drill on the local sandbox"
 	@echo "make test   - lint, type checks, unit tests, e2e tests on a real API server"
 	@echo "make crds   - regenerate crds/ from the pydantic models"
+	@echo "make docs   - regenerate docs/api.md from the pydantic models"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +53,10 @@ bench: build
 
 crds: $(STAMP)
 	$(BIN)/python -m reentry.crd crds
+
+# The API reference is generated from the models like the CRD; a unit test fails when it is stale.
+docs: $(STAMP)
+	$(BIN)/python -m reentry.apidoc docs/api.md
 
 sandbox-up: build
 	$(BIN)/reentry sandbox up
