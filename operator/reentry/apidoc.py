@@ -141,9 +141,9 @@ def _cell(text: str) -> str:
 
 
 def _one_of(cls: type[BaseModel]) -> list[str]:
-    extra = cls.model_config.get("json_schema_extra")
+    extra: Any = cls.model_config.get("json_schema_extra")
     if isinstance(extra, dict) and "oneOf" in extra:
-        return [item["required"][0] for item in extra["oneOf"]]  # type: ignore[index]
+        return [str(item["required"][0]) for item in extra["oneOf"]]
     return []
 
 
