@@ -206,8 +206,14 @@ class TlsOptions(_Model):
 class HttpAuth(_Model):
     """Credentials from a Secret: a bearer token, or basic auth (keys username and password)."""
 
-    bearerToken: KeyRef | None = None
+    bearerToken: KeyRef | None = Field(default=None, description="Sent as Authorization: Bearer <token>.")
     basicAuthSecret: str | None = Field(default=None, description="A Secret with keys username and password.")
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> Self:
+        if self.bearerToken is not None and self.basicAuthSecret is not None:
+            raise ValueError("auth: use bearerToken or basicAuthSecret, not both")
+        return self
 
 
 class HttpClient(_Model):
@@ -343,9 +349,12 @@ class InvalidateOnError(StrEnum):
 
 
 class InvalidateCall(_Model):
+    """One HTTP call of an invalidation; credentials belong in the action's auth or headersFrom, not here."""
+
     url: str = Field(pattern=r"^https?://")
     method: str = Field(default="POST", pattern=r"^(GET|POST|PUT|PATCH|DELETE)$")
-    body: str | None = None
+    body: str | None = Field(default=None, description="Sent as is.")
+    headers: dict[str, str] = Field(default_factory=dict, description="e.g. Content-Type; not for secrets.")
 
 
 class InvalidateAction(HttpClient):

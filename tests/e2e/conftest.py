@@ -28,6 +28,7 @@ from lightkube.resources.core_v1 import Namespace
 
 from reentry import crd
 from tests.e2e.gateway_fixtures import gateway_api  # noqa: F401  (a session fixture, registered here)
+from tests.e2e.prometheus_fixtures import prometheus  # noqa: F401  (a session fixture: a real Prometheus)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

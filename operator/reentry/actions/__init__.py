@@ -15,9 +15,10 @@ from typing import Any
 from lightkube import ApiError
 
 from reentry import model
-from reentry.actions import job, patch, release_leases
+from reentry.actions import invalidate, job, patch, release_leases
 from reentry.actions.context import ActionContext
 from reentry.engine.observations import ActionProgress
+from reentry.httpclient import InvalidMaterial, MissingReference
 from reentry.kube import Kube
 from reentry.model import ActionState
 from reentry.objects import Objects, UnknownKind, describe_error
@@ -33,6 +34,7 @@ EXECUTORS: dict[str, Executor] = {
     "releaseLeases": release_leases.execute,
     "patch": patch.execute,
     "job": job.execute,
+    "invalidate": invalidate.execute,
 }
 
 # Answers that say "not now" rather than "never": timeout, conflict, throttled.
@@ -43,7 +45,8 @@ async def execute(kube: Kube, objects: Objects, namespace: str, context: ActionC
                   record: dict[str, Any]) -> ActionProgress:
     """Take the action's next step; never raises (but lets cancellation through).
 
-    A refusal that will not change by itself (invalid, forbidden, unknown kind) fails the action
+    A refusal that will not change by itself (invalid, forbidden, unknown kind, a Secret or key
+    the spec names that does not exist) fails the action
     with the cause named; anything else (the API server unreachable, a 5xx) keeps it Running with
     its record unchanged, so the next call tries again from the same place.
     """
@@ -52,7 +55,7 @@ async def execute(kube: Kube, objects: Objects, namespace: str, context: ActionC
         return ActionProgress(ActionState.FAILED, record, f"action {action.name}: no executor for kind {action.kind}")
     try:
         return await run(kube, objects, namespace, context, getattr(action, action.kind), record)
-    except (ApiError, UnknownKind) as err:
+    except (ApiError, UnknownKind, MissingReference, InvalidMaterial) as err:
         cause = f"{action.kind} action {action.name}: {describe_error(err)}"
         if isinstance(err, ApiError) and (err.status.code in _RETRY_CODES or (err.status.code or 500) >= 500):
             return ActionProgress(ActionState.RUNNING, record, f"retrying after {cause}")

@@ -1,8 +1,9 @@
-"""Probes for the Kubernetes-native check kinds: one module per kind, one registry line each.
+"""Probes for the check kinds: one module per kind, one registry line each.
 
 A probe reads the cluster and says what it found as a :class:`CheckResult`; it changes nothing.
 Whatever goes wrong inside one (a bad path, a kind the API server does not serve, a refused
-request) becomes an Error result naming the cause: a check's configuration never crashes the operator.
+request) becomes an Error result naming the cause and its failure class (see ``failures``): a check's
+configuration never crashes the operator.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from lightkube import ApiError
-
 from reentry import model
-from reentry.checks import endpoints, leases, resource, workload
+from reentry.checks import endpoints, failures, http, leases, prometheus, resource, workload
 from reentry.engine.observations import CheckResult
 from reentry.kube import Kube
-from reentry.model import Outcome
-from reentry.objects import Objects, UnknownKind, describe_error
+from reentry.model import FailureClass, Outcome
+from reentry.objects import Objects, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +29,8 @@ PROBES: dict[str, Probe] = {
     "endpoints": endpoints.probe,
     "resource": resource.probe,
     "leases": leases.probe,
+    "prometheus": prometheus.probe,
+    "http": http.probe,
 }
 
 
@@ -38,11 +39,13 @@ async def probe(kube: Kube, objects: Objects, namespace: str, check: model.Check
     kind = check.kind
     run = PROBES.get(kind)
     if run is None:
-        return CheckResult(Outcome.ERROR, message=f"check {check.name}: no probe for kind {kind}")
+        return CheckResult(Outcome.ERROR, message=f"check {check.name}: no probe for kind {kind}",
+                           failure=FailureClass.INVALID_CONFIGURATION)
     try:
         return await run(kube, objects, namespace, getattr(check, kind))
     except Exception as err:
         # A traceback only where the cause is in the code rather than in the cluster or the spec.
+        failure = failures.classify(err)
         log.warning("check %s (%s) in %s failed: %s", check.name, kind, namespace, describe_error(err),
-                    exc_info=not isinstance(err, ApiError | UnknownKind))
-        return CheckResult(Outcome.ERROR, message=f"{kind} check {check.name}: {describe_error(err)}")
+                    exc_info=failure is None)
+        return CheckResult(Outcome.ERROR, message=f"{kind} check {check.name}: {describe_error(err)}", failure=failure)
