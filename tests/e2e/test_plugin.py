@@ -30,7 +30,8 @@ def plugin_env(cluster: Cluster) -> dict[str, str]:
     return {**cluster.env(), "PATH": os.pathsep.join([*dirs, os.environ.get("PATH", "")])}
 
 
-def kubectl_reentry(cluster: Cluster, namespace: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def kubectl_reentry(cluster: Cluster, namespace: str, *args: str,
+                    timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """`kubectl reentry ARGS -n NAMESPACE`, piped (so: no colours), as a pipeline would run it."""
     return subprocess.run([cluster.kubectl_bin, "reentry", *args, "-n", namespace], capture_output=True, text=True,
                           env=plugin_env(cluster), timeout=timeout, check=False)
