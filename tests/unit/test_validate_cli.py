@@ -122,3 +122,12 @@ def test_yaml_errors_unreadable_files_wrong_api_version_and_stdin(tmp_path, caps
     monkeypatch.setattr("sys.stdin", io.StringIO((ROOT / "examples" / "checkout-failback.yaml").read_text()))
     code, lines = run(capsys, "-", str(ROOT / "examples" / "shop.yaml"))
     assert (code, lines) == (0, [])
+
+
+def test_the_output_shown_in_the_docs_is_what_the_fixture_gives(capsys, monkeypatch):
+    doc = (ROOT / "docs" / "validate.md").read_text()
+    shown = doc.split("$ reentry validate tests/fixtures/validate/broken; echo \"exit $?\"\n", 1)[1].split("```")[0]
+    monkeypatch.chdir(ROOT)
+    code = main(["validate", "tests/fixtures/validate/broken"])
+    captured = capsys.readouterr()
+    assert shown == captured.out + captured.err + f"exit {code}\n"
