@@ -79,3 +79,9 @@ def test_the_docs_show_the_real_output(capsys):
     out = capsys.readouterr().out.strip()
     doc = (ROOT / "docs" / "simulate.md").read_text()
     assert f"```\n{out}\n```" in doc
+
+
+def test_the_example_plan_is_valid(capsys):
+    """The plan the docs simulate passes `reentry validate` (warnings only: its objects live elsewhere)."""
+    assert main(["validate", str(EXAMPLE)]) == 0
+    assert ": error:" not in capsys.readouterr().out
