@@ -42,6 +42,8 @@ PLAN_LABELS = ("namespace", "plan")
 STAGE_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 RESTORATION_BUCKETS = (10, 30, 60, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
 RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+#: How long a deleted plan's late evaluations are ignored.
+TOMBSTONE_SECONDS = 600.0
 
 PlanKey = tuple[str, str]
 
@@ -106,6 +108,8 @@ class Metrics:
             "reentry_reconcile_duration_seconds", "Wall time of one evaluation: observe, decide, write, act.",
             buckets=RECONCILE_BUCKETS, registry=registry)
         self._seen: dict[PlanKey, _Seen] = {}
+        # Deleted plans, by when: their evaluation loop may finish one last round after the delete.
+        self._deleted: dict[PlanKey, float] = {}
 
     # -- series bookkeeping ----------------------------------------------------------------------
 
@@ -119,16 +123,34 @@ class Metrics:
             getattr(self, metric).remove(*labels)
 
     def forget(self, namespace: str, name: str) -> None:
-        """Remove every series of a deleted plan, so it stops being reported."""
+        """Remove every series of a deleted plan, so it stops being reported.
+
+        kopf stops a plan's evaluation loop while the delete handler runs, so one last evaluation
+        may be recorded afterwards; the plan is remembered as deleted for a while, and records of it
+        are ignored until a plan of that name shows up anew (without a status).
+        """
+        now = time.monotonic()
+        self._deleted = {k: t for k, t in self._deleted.items() if now - t < TOMBSTONE_SECONDS}
+        self._deleted[(namespace, name)] = now
         seen = self._seen.pop((namespace, name), None)
         for metric, labels in seen.series if seen else ():
             getattr(self, metric).remove(*labels)
+
+    def _gone(self, key: PlanKey, before: RecoveryPlanStatus | None) -> bool:
+        if key not in self._deleted:
+            return False
+        if before is None:  # a new plan of the same name
+            del self._deleted[key]
+            return False
+        return True
 
     # -- derivation ------------------------------------------------------------------------------
 
     def record(self, namespace: str, name: str, before: RecoveryPlanStatus | None, decision: Decision) -> None:
         """Fold one evaluation into the metrics: ``before`` is the status it started from."""
         key = (namespace, name)
+        if self._gone(key, before):
+            return
         seen = self._seen.setdefault(key, _Seen())
         status = decision.status
         plan = (namespace, name)
@@ -213,8 +235,9 @@ class Metrics:
         try:
             yield
         except Exception as err:
-            self.reconcile_errors.labels(namespace, name, type(err).__name__).inc()
-            self._own((namespace, name), "reconcile_errors", (namespace, name, type(err).__name__))
+            if (namespace, name) not in self._deleted:
+                self.reconcile_errors.labels(namespace, name, type(err).__name__).inc()
+                self._own((namespace, name), "reconcile_errors", (namespace, name, type(err).__name__))
             raise
         finally:
             self.reconcile_duration.observe(time.monotonic() - started)

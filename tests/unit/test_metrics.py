@@ -217,6 +217,14 @@ def test_forget_removes_every_series_of_the_plan_and_only_that(clock):
     assert drill.value("reentry_plan_phase", namespace=NS, plan="other", phase="StateReconciliation") == 1
     drill.metrics.forget(NS, PLAN)  # twice is harmless
 
+    # The deleted plan's loop finishes one last round after the delete: it must not bring it back.
+    late = evaluate(spec, 1, drill.status, obs, clock.tick())
+    drill.metrics.record(NS, PLAN, drill.status, late)
+    assert drill.value("reentry_plan_phase", namespace=NS, plan=PLAN, phase="StateReconciliation") is None
+    # A new plan of the same name (no status yet) is reported again.
+    drill.metrics.record(NS, PLAN, None, evaluate(spec, 1, None, obs, clock.tick()))
+    assert drill.value("reentry_plan_phase", namespace=NS, plan=PLAN, phase="StateReconciliation") == 1
+
 
 def test_errors_are_counted_by_type_and_re_raised():
     registry = CollectorRegistry()
