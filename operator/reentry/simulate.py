@@ -128,7 +128,7 @@ def report(plan: LoadedPlan, result: storm.Comparison) -> str:
 # ---- the chart ----------------------------------------------------------------------------------
 
 _WIDTH, _HEIGHT = 880, 420
-_LEFT, _RIGHT, _TOP, _BOTTOM = 72, 24, 64, 56
+_LEFT, _RIGHT, _TOP, _BOTTOM = 72, 24, 92, 56
 _RAMP_COLOUR, _CUTOVER_COLOUR, _CAPACITY_COLOUR = "#1f77b4", "#d62728", "#555555"
 
 
@@ -178,6 +178,12 @@ def svg(plan: LoadedPlan, result: storm.Comparison) -> str:
     for minute in range(0, span // 60 + 1, minute_step):
         parts.append(f'<text x="{x(minute * 60):.1f}" y="{_HEIGHT - _BOTTOM + 18}" '
                      f'text-anchor="middle">{minute}</text>')
+    # Where each step of the ramp begins, with its weight, so the chart reads against the table.
+    for step in result.ramp.steps:
+        parts.append(f'<line x1="{x(step.start):.1f}" y1="{_TOP}" x2="{x(step.start):.1f}" y2="{_TOP + plot_h}" '
+                     'stroke="#9ecae1" stroke-dasharray="2 3"/>')
+        parts.append(f'<text x="{x(step.start) + 3:.1f}" y="{_TOP + 12}" fill="{_RAMP_COLOUR}" '
+                     f'font-size="10">{step.weight}%</text>')
     parts += [
         f'<text x="{_LEFT + plot_w / 2}" y="{_HEIGHT - 14}" text-anchor="middle">minutes since re-entry began</text>',
         f'<text x="16" y="{_TOP + plot_h / 2}" text-anchor="middle" '
@@ -189,13 +195,14 @@ def svg(plan: LoadedPlan, result: storm.Comparison) -> str:
         polyline(result.cutover, _CUTOVER_COLOUR),
         polyline(result.ramp, _RAMP_COLOUR),
     ]
-    legend = [(_RAMP_COLOUR, f"ramp ({len(result.ramp.steps)} steps), peak {result.ramp.peak_load:,.0f}"),
-              (_CUTOVER_COLOUR, f"binary cutover, peak {result.cutover.peak_load:,.0f}"),
-              (_CAPACITY_COLOUR, f"capacity {given.capacity:,.0f}")]
-    for i, (colour, label) in enumerate(legend):
-        ly = _TOP + 14 + 16 * i
-        parts.append(f'<line x1="{_WIDTH - _RIGHT - 250}" y1="{ly - 4}" x2="{_WIDTH - _RIGHT - 230}" y2="{ly - 4}" '
-                     f'stroke="{colour}" stroke-width="2"/>')
-        parts.append(f'<text x="{_WIDTH - _RIGHT - 224}" y="{ly}">{escape(label)}</text>')
+    legend = [(_RAMP_COLOUR, "none", f"ramp ({len(result.ramp.steps)} steps), peak {result.ramp.peak_load:,.0f}"),
+              (_CUTOVER_COLOUR, "none", f"binary cutover, peak {result.cutover.peak_load:,.0f}"),
+              (_CAPACITY_COLOUR, "6 4", f"capacity {given.capacity:,.0f}")]
+    # The legend is one row between the subtitle and the plot, where no line or step label reaches.
+    for i, (colour, dashes, label) in enumerate(legend):
+        lx = _LEFT + 260 * i
+        parts.append(f'<line x1="{lx}" y1="{_TOP - 18}" x2="{lx + 20}" y2="{_TOP - 18}" stroke="{colour}" '
+                     f'stroke-width="2" stroke-dasharray="{dashes}"/>')
+        parts.append(f'<text x="{lx + 26}" y="{_TOP - 14}">{escape(label)}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -85,3 +85,11 @@ def test_the_example_plan_is_valid(capsys):
     """The plan the docs simulate passes `reentry validate` (warnings only: its objects live elsewhere)."""
     assert main(["validate", str(EXAMPLE)]) == 0
     assert ": error:" not in capsys.readouterr().out
+
+
+def test_the_docs_chart_is_the_commands_chart(tmp_path, capsys):
+    """docs/simulate-example.svg is what `--plot` writes for the example today."""
+    chart = tmp_path / "storm.svg"
+    assert main(["simulate", str(EXAMPLE), "--plot", str(chart)]) == 0
+    capsys.readouterr()
+    assert chart.read_text() == (ROOT / "docs" / "simulate-example.svg").read_text()
