@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make demo   - a whole failback drill on the local sandbox"
 	@echo "make test   - lint, type checks, unit tests, e2e tests on a real API server"
-	@echo "make crds   - regenerate crds/ from the pydantic models"
+	@echo "make crds   - regenerate crds/ (and the chart's copy) from the pydantic models"
 	@echo "make docs   - regenerate docs/api.md from the pydantic models"
 
 $(STAMP): pyproject.toml
@@ -52,7 +52,7 @@ bench: build
 	PYTHONPATH=.:operator $(BIN)/python bench/run.py --out docs/benchmarks.md
 
 crds: $(STAMP)
-	$(BIN)/python -m reentry.crd crds
+	$(BIN)/python -m reentry.crd
 
 # The API reference is generated from the models like the CRD; a unit test fails when it is stale.
 docs: $(STAMP)

@@ -135,13 +135,19 @@ def render() -> str:
     return header + yaml.safe_dump(build_crd(), sort_keys=True, width=120)
 
 
+#: Where the CRD is written by default: ``crds/`` and the Helm chart's copy (charts cannot read outside).
+DEFAULT_DIRS = ("crds", "charts/reentry/files/crds")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Write the CRD into the given directory (default ``crds``)."""
+    """Write the CRD into the given directories (default: ``crds`` and the chart's copy)."""
     args = sys.argv[1:] if argv is None else argv
-    out_dir = Path(args[0] if args else "crds")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / CRD_FILE).write_text(render())
-    print(f"wrote {out_dir / CRD_FILE}")
+    text = render()
+    for directory in args or DEFAULT_DIRS:
+        out_dir = Path(directory)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / CRD_FILE).write_text(text)
+        print(f"wrote {out_dir / CRD_FILE}")
     return 0
 
 

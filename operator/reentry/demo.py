@@ -2,7 +2,8 @@
 
 The shop (auth <- orders <- checkout) comes back after an outage with every pod held by the
 readiness gate. The plan is applied, stays Armed until on-call starts it, then re-attaches the
-services bottom-up until the plan reports Restored.
+services bottom-up, then brings traffic back in steps (consumers, retry budget, DNS weight) until
+the plan reports Restored.
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ def summary(status: dict[str, Any]) -> str:
         f"{s['name']} {s.get('state', '?')} {s.get('releasedPods', 0)}/{s.get('totalPods', 0)}"
         for s in status.get("services", []))
     stage = status.get("stage") or "-"
-    return f"{status.get('phase', 'Pending'):<22} stage={stage:<13} {services}"
+    traffic = status.get("traffic") or {}
+    weight = (f" | traffic {traffic.get('weight', 0)}% {traffic.get('state', '')}".rstrip()
+              if traffic.get("state") else "")
+    return f"{status.get('phase', 'Pending'):<22} stage={stage:<13} {services}{weight}"
 
 
 def _plan_status(client: Client) -> dict[str, Any]:

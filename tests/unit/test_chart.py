@@ -284,7 +284,7 @@ def test_metrics_port_from_values_and_off_when_disabled():
 def test_the_chart_carries_the_generated_crd_unchanged():
     copy = CHART / "files" / "crds" / crd.CRD_FILE
     assert copy.read_bytes() == (ROOT / "crds" / crd.CRD_FILE).read_bytes(), (
-        f"charts/reentry/files/crds/ is stale: cp crds/{crd.CRD_FILE} charts/reentry/files/crds/")
+        "charts/reentry/files/crds/ is stale: run `python -m reentry.crd` (it writes both copies)")
     rendered = one(render(), "CustomResourceDefinition")
     generated = yaml.safe_load((ROOT / "crds" / crd.CRD_FILE).read_text())
     assert rendered["spec"] == generated["spec"]
