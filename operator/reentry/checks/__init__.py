@@ -13,7 +13,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from reentry import model
-from reentry.checks import endpoints, failures, http, leases, prometheus, resource, workload
+from reentry.checks import (
+    certificate,
+    endpoints,
+    failures,
+    http,
+    leases,
+    prometheus,
+    resource,
+    secret_freshness,
+    service_account_token,
+    signing_keys,
+    workload,
+)
 from reentry.engine.observations import CheckResult
 from reentry.kube import Kube
 from reentry.model import FailureClass, Outcome
@@ -31,6 +43,10 @@ PROBES: dict[str, Probe] = {
     "leases": leases.probe,
     "prometheus": prometheus.probe,
     "http": http.probe,
+    "serviceAccountToken": service_account_token.probe,
+    "certificate": certificate.probe,
+    "signingKeys": signing_keys.probe,
+    "secretFreshness": secret_freshness.probe,
 }
 
 
