@@ -46,6 +46,7 @@ RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 TOMBSTONE_SECONDS = 600.0
 
 PlanKey = tuple[str, str]
+_UNSET = object()
 
 
 def number(text: str | None) -> float | None:
@@ -67,6 +68,8 @@ class _Seen:
     stages_passed: set[str] = field(default_factory=set)
     restored: bool = False
     step_backs: int | None = None
+    shown: dict[tuple[str, tuple[str, ...]], object] = field(default_factory=dict)
+    """What was last written to each gauge family, so an unchanged plan costs no label lookups."""
 
 
 class Metrics:
@@ -155,17 +158,18 @@ class Metrics:
         status = decision.status
         plan = (namespace, name)
 
-        if status.phase is not None:
+        if status.phase is not None and self._changed(seen, "phase", plan, status.phase):
             for phase in Phase:
                 self.phase.labels(*plan, phase.value).set(1 if phase == status.phase else 0)
                 self._own(key, "phase", (*plan, phase.value))
 
         self._record_stages(seen, before, status)
-        self._record_checks(key, status)
+        self._record_checks(key, seen, status)
 
-        traffic = status.traffic
-        self.weight.labels(*plan).set(traffic.weight if traffic else 0)
-        self._own(key, "weight", plan)
+        weight = status.traffic.weight if status.traffic else 0
+        if self._changed(seen, "weight", plan, weight):
+            self.weight.labels(*plan).set(weight)
+            self._own(key, "weight", plan)
         self._record_step_backs(key, seen, before, status)
 
         for release in decision.actions:
@@ -173,7 +177,7 @@ class Metrics:
                 self.pods_released.labels(*plan, release.service).inc(len(release.pods))
                 self._own(key, "pods_released", (*plan, release.service))
 
-        if status.restoration is not None:
+        if status.restoration is not None and self._changed(seen, "budget", plan, status.restoration.exceeded):
             self.budget_exceeded.labels(*plan).set(1 if status.restoration.exceeded else 0)
             self._own(key, "budget_exceeded", plan)
         self._record_restoration(seen, before, status)
@@ -188,11 +192,21 @@ class Metrics:
             if stage.startedAt and stage.finishedAt:
                 self.stage_duration.labels(stage.name.value).observe(_seconds(stage.startedAt, stage.finishedAt))
 
-    def _record_checks(self, key: PlanKey, status: RecoveryPlanStatus) -> None:
+    @staticmethod
+    def _changed(seen: _Seen, family: str, labels: tuple[str, ...], value: object) -> bool:
+        """True (and remembered) when ``value`` differs from what this family last showed for these labels."""
+        if seen.shown.get((family, labels), _UNSET) == value:
+            return False
+        seen.shown[(family, labels)] = value
+        return True
+
+    def _record_checks(self, key: PlanKey, seen: _Seen, status: RecoveryPlanStatus) -> None:
         for check in status.checks:
             if check.result is None:
                 continue
             base = (*key, check.stage, check.name)
+            if not self._changed(seen, "check", base, (check.result, check.observed)):
+                continue
             for outcome in Outcome:
                 self.check_result.labels(*base, outcome.value).set(1 if outcome == check.result else 0)
                 self._own(key, "check_result", (*base, outcome.value))
