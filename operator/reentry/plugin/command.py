@@ -8,6 +8,7 @@ the API server refused).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -85,7 +86,7 @@ def _show_again(plan: dict[str, Any], shown: str, style: render.Style) -> str:
     """Print the tree if it changed: redrawn in place on a terminal, appended when piped."""
     text = render.render_status(plan, _now(), style)
     if text != shown:
-        if style.colour:
+        if sys.stdout.isatty():
             sys.stdout.write(_CLEAR)
         elif shown:
             sys.stdout.write("\n")
@@ -233,4 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         return render.EXIT_ERROR
     except KeyboardInterrupt:
         return render.EXIT_RUNNING
+    except BrokenPipeError:  # `kubectl reentry list | head`: the reader has what it wanted
+        # Python's documented idiom: point stdout at devnull so the exit's flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return render.EXIT_ERROR
     return result
