@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_committed_crd_matches_the_models():
     committed = (ROOT / "crds" / crd.CRD_FILE).read_text()
-    assert committed == crd.render(), "crds/ is stale: run `python -m reentry.crd` (or `make crds`) and commit the result"
+    assert committed == crd.render(), (
+        "crds/ is stale: run `python -m reentry.crd` (or `make crds`) and commit the result")
 
 
 def _walk(node, path="schema"):
