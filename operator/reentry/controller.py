@@ -101,20 +101,30 @@ async def _observe_targets(objects: Objects, namespace: str, spec: model.Recover
     return {t.label: obs for t, obs in zip(spec.traffic.targets, seen, strict=True)}
 
 
-async def write_weights(objects: Objects, namespace: str, spec: model.RecoveryPlanSpec,
-                        writes: list[SetWeight]) -> list[Event]:
-    """Write each decided weight to its targets, all targets of a step together; a refusal becomes an Event."""
+async def write_weights(objects: Objects, namespace: str, spec: model.RecoveryPlanSpec, writes: list[SetWeight],
+                        failing: dict[str, str] | None = None) -> list[Event]:
+    """Write each decided weight to its targets, all targets of a step together.
+
+    A refused write is retried on the next evaluation (the target still does not show the weight).
+    ``failing`` remembers the last refusal per target across evaluations, so a refusal that
+    repeats becomes one Warning Event, not one per evaluation.
+    """
     by_label = {t.label: t for t in spec.traffic.targets}
+    failing = failing if failing is not None else {}
     events: list[Event] = []
 
     async def one(target: model.Target, weight: int) -> None:
         try:
             await targets.apply(objects, namespace, target, weight)
         except Exception as err:
-            log.warning("writing weight %d to %s in %s failed: %s", weight, target.label, namespace,
-                        describe_error(err))
-            events.append(Event("TrafficWriteFailed", f"could not set {target.label} to {weight}%: "
-                                                      f"{describe_error(err)}; retrying", warning=True))
+            cause = describe_error(err)
+            log.warning("writing weight %d to %s in %s failed: %s", weight, target.label, namespace, cause)
+            if failing.get(target.label) != cause:
+                events.append(Event("TrafficWriteFailed", f"could not set {target.label} to {weight}%: {cause}; "
+                                                          "retrying", warning=True))
+            failing[target.label] = cause
+        else:
+            failing.pop(target.label, None)
 
     await asyncio.gather(*(one(by_label[label], w.weight) for w in writes for label in w.targets if label in by_label))
     return events
@@ -127,8 +137,12 @@ def parse(body: Mapping[str, Any]) -> tuple[dict[str, Any], model.RecoveryPlanSt
     return raw, status
 
 
-async def reconcile(kube: Kube, objects: Objects, body: Mapping[str, Any], now: datetime | None = None) -> Decision:
-    """Advance one RecoveryPlan as far as the cluster allows; return what was decided."""
+async def reconcile(kube: Kube, objects: Objects, body: Mapping[str, Any], now: datetime | None = None,
+                    failing_writes: dict[str, str] | None = None) -> Decision:
+    """Advance one RecoveryPlan as far as the cluster allows; return what was decided.
+
+    ``failing_writes`` is the caller's memory of refused target writes (see :func:`write_weights`).
+    """
     raw, status = parse(body)
     meta = raw["metadata"]
     namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
@@ -145,7 +159,7 @@ async def reconcile(kube: Kube, objects: Objects, body: Mapping[str, Any], now: 
     for release in decision.actions:
         await kube.release_pods(namespace, list(release.pods))
     if decision.weights:
-        decision.events.extend(await write_weights(objects, namespace, spec, decision.weights))
+        decision.events.extend(await write_weights(objects, namespace, spec, decision.weights, failing_writes))
     return decision
 
 
