@@ -89,14 +89,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         box = sandbox.up(box_dir)
         print(f"\nsandbox up in {time.monotonic() - started:.1f}s at {box.server}", file=sys.stderr)
         kubeconfig, kubectl_bin = box.kubeconfig, str(box.bin_dir / "kubectl")
-    client = Client(config=KubeConfig.from_file(kubeconfig), field_manager="reentry-tests")
-    handle = Cluster(kubeconfig, kubectl_bin, client)
-    handle.kubectl("apply", "--server-side", "-f", str(ROOT / "crds" / crd.CRD_FILE))
-    # `kubectl wait` errors out when asked before the CRD has any status; poll instead.
-    wait_for("the RecoveryPlan CRD to be Established", lambda: "True" in handle.kubectl(
-        "get", "crd/recoveryplans.reentry.dev", "-o",
-        "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False).stdout)
     try:
+        client = Client(config=KubeConfig.from_file(kubeconfig), field_manager="reentry-tests")
+        handle = Cluster(kubeconfig, kubectl_bin, client)
+        handle.kubectl("apply", "--server-side", "-f", str(ROOT / "crds" / crd.CRD_FILE))
+        # `kubectl wait` errors out when asked before the CRD has any status; poll instead.
+        wait_for("the RecoveryPlan CRD to be Established", lambda: "True" in handle.kubectl(
+            "get", "crd/recoveryplans.reentry.dev", "-o",
+            "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False).stdout)
         yield handle
     finally:
         if box_dir is not None:
