@@ -108,7 +108,8 @@ def main() -> int:
     _say("== 3. the operator starts (`reentry run`)")
     log = box.directory / "logs" / "demo-operator.log"
     with log.open("ab") as out:
-        operator = subprocess.Popen([sys.executable, "-m", "reentry.cli", "run", "--all-namespaces"], stdout=out,
+        operator = subprocess.Popen([sys.executable, "-m", "reentry.cli", "run", "--all-namespaces",
+                                     "--metrics-port", "0"], stdout=out,
                                     stderr=subprocess.STDOUT, env={**os.environ, "KUBECONFIG": str(box.kubeconfig)},
                                     start_new_session=True)
     try:

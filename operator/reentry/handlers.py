@@ -46,12 +46,13 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: 
     ``body`` is kopf's live view of the plan. After writing the status, the loop waits until the
     watch has delivered that write, so an evaluation never starts from a status older than its own.
     """
+    failing_writes: dict[str, str] = {}  # target label -> the last refusal, so a repeat is not a new Event
     while True:
         seen = body.metadata.get("resourceVersion")
-        _, before = controller.parse(body)
         try:
             with metrics.METRICS.reconciling(body.metadata.namespace or "", body.metadata.name or ""):
-                decision = await controller.reconcile(memo.kube, memo.objects, body)
+                _, before = controller.parse(body)
+                decision = await controller.reconcile(memo.kube, memo.objects, body, failing_writes=failing_writes)
         except Exception:
             logger.exception("evaluation failed; retrying in %.0f s", ERROR_DELAY)
             await asyncio.sleep(ERROR_DELAY)

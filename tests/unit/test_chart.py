@@ -274,7 +274,8 @@ def test_metrics_port_from_values_and_off_when_disabled():
     assert "--metrics-port=9300" in c["args"]
     assert one(render({"metrics": {"port": 9300}}), "Service")["spec"]["ports"][0]["port"] == 9300
     docs = render({"metrics": {"enabled": False}})
-    assert not [a for a in container(docs)["args"] if a.startswith("--metrics-port")]
+    # Off means off: the operator's own default would otherwise still serve on 9090.
+    assert [a for a in container(docs)["args"] if a.startswith("--metrics-port")] == ["--metrics-port=0"]
     assert not of_kind(docs, "Service")
 
 
