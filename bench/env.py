@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,7 +78,8 @@ def operator_process(box: cluster.Sandbox, log: Path, interval: float) -> Iterat
     """Start the operator against the sandbox; stop it (and only it, by its process group) on the way out."""
     env = {**os.environ, "KUBECONFIG": str(box.kubeconfig), "REENTRY_RECONCILE_INTERVAL": str(interval)}
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", "run", "--all-namespaces"],
+        # No /metrics server: a fixed port would collide with any other operator on the machine.
+        proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", "run", "--all-namespaces", "--metrics-port", "0"],
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                 start_new_session=True)
     try:
@@ -128,3 +131,28 @@ async def poll(what: str, probe: Callable[[], Awaitable[T | None]], timeout: flo
             return last
         await asyncio.sleep(every)
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last seen: {last!r})")
+
+
+_REQUEST_SAMPLE = re.compile(r'^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$')
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+async def apiserver_requests(client: AsyncClient, resource: str, group: str = "") -> Counter[str]:
+    """Requests the API server has answered for ``resource`` since it started, by verb (``GET``,
+    ``APPLY``, ``PATCH``...), read from its own ``/metrics`` (``apiserver_request_total``).
+
+    Counts requests, not changes: a write that changed nothing is counted too. Subresources
+    (``status``) are left out, so a plan's status writes do not count as writes of the plan.
+    """
+    # lightkube has no raw request; its HTTP client carries the server URL, TLS and the admin credentials.
+    response = await client._client._client.get("metrics")
+    response.raise_for_status()
+    counts: Counter[str] = Counter()
+    for line in response.text.splitlines():
+        sample = _REQUEST_SAMPLE.match(line)
+        if sample is None:
+            continue
+        labels = dict(_LABEL.findall(sample["labels"]))
+        if labels.get("resource") == resource and labels.get("group", "") == group and not labels.get("subresource"):
+            counts[labels["verb"]] += int(float(sample["value"]))
+    return counts

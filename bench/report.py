@@ -11,10 +11,17 @@ from datetime import UTC, datetime
 
 from bench.latency import LatencyResult
 from bench.throughput import ThroughputResult
+from bench.traffic import TrafficResult
 
 REPRODUCE = "PYTHONPATH=.:operator python bench/run.py --pods {pods} --trials {trials} --out docs/benchmarks.md"
+REPRODUCE_TRAFFIC = ("PYTHONPATH=.:operator python bench/run.py --only traffic --traffic-trials {trials} "
+                     "--traffic-targets {targets} --traffic-steps {steps} --traffic-hold-ms {hold} "
+                     "--out docs/benchmarks.md")
+#: Where the traffic report goes, next to the main report (``docs/benchmarks.md`` -> ``docs/benchmarks-traffic.md``).
+TRAFFIC_SUFFIX = "-traffic"
 THROUGHPUT_GOAL = 0.8
 LATENCY_GOAL = 1.0
+STEP_LATENCY_GOAL = 0.2
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -56,6 +63,10 @@ def _verdict(ok: bool) -> str:
 
 
 def machine_table(m: Machine, pods: int, trials: int) -> list[str]:
+    return [*_machine_rows(m), f"| N (pods) | {pods} |", f"| trials | {trials} (after one warm-up trial) |"]
+
+
+def _machine_rows(m: Machine) -> list[str]:
     return [
         "| | |", "|---|---|",
         f"| date | {m.date} |",
@@ -64,8 +75,6 @@ def machine_table(m: Machine, pods: int, trials: int) -> list[str]:
         f"| Kubernetes | {m.kubernetes} (the sandbox: kube-apiserver, etcd, kube-controller-manager, "
         "simulated kubelet) |",
         f"| operator | `python -m reentry.cli run --all-namespaces`, REENTRY_RECONCILE_INTERVAL={m.interval} |",
-        f"| N (pods) | {pods} |",
-        f"| trials | {trials} (after one warm-up trial) |",
     ]
 
 
@@ -119,8 +128,90 @@ def markdown(m: Machine, throughput: ThroughputResult, latency: LatencyResult, t
         "on a tick and the simulated kubelet makes it ready within tens of milliseconds, so the ready endpoint "
         "appears early in a reconcile interval, as it would after any release by the operator.", "",
         *latency_table(latency), "",
+        "## (c) Traffic steps", "",
+        "Step latency (hold expiry to every target patched) and API writes per step: measured on their own "
+        "(`--only traffic`, about 3 minutes), reported in [benchmarks-traffic.md](benchmarks-traffic.md).", "",
         "## How to reproduce", "",
         f"`{REPRODUCE.format(pods=throughput.pods, trials=trials)}` from the repository root "
-        "(starts and stops a private sandbox; about 4 minutes on 2 CPUs).", "",
+        "(starts and stops a private sandbox; about 4 minutes on 2 CPUs, plus about 3 for (c)).", "",
+    ]
+    return "\n".join(lines)
+
+
+def _quantiles(values: Sequence[float]) -> str:
+    return " | ".join(_ms(percentile(values, q)) for q in (50, 95, 99, 100))
+
+
+def traffic_tables(r: TrafficResult) -> list[str]:
+    """Step latency against its baseline, the split of the operator's step, and the writes per step."""
+    latency, base = r.series("last"), r.baseline
+    p99, base_p99 = percentile(latency, 99), percentile(base, 99)
+    ops, ctl = r.writes(), r.writes(baseline=True)
+    per_step = len(r.trials) * r.shape.steps
+    lines = [
+        f"{len(latency)} counted steps (steps 2..{r.shape.steps} of {len(r.trials)} ramps) and as many baseline "
+        "steps.", "",
+        "| | samples | p50 | p95 | p99 | max |", "|---|---:|---:|---:|---:|---:|",
+        f"| operator: holdUntil -> the last target showing the next step (**step latency**) | {len(latency)} | "
+        f"{_quantiles(latency)} |",
+        f"| baseline: deadline -> the last target showing the value, written by `targets.apply` | {len(base)} | "
+        f"{_quantiles(base)} |",
+        "", "Where the operator's step latency goes (each from holdUntil, as the watches saw it):", "",
+        "| | p50 | p95 | p99 | max |", "|---|---:|---:|---:|---:|",
+        f"| the plan's status showing the next step (woke, observed, decided, wrote status) | "
+        f"{_quantiles(r.series('status'))} |",
+        f"| the first target showing the next step | {_quantiles(r.series('first'))} |",
+        f"| the last target showing it | {_quantiles(latency)} |",
+        "",
+        "The operator's work between waking and writing the status, timed piece by piece in the benchmark "
+        "process with the operator's own functions against each ramp's plan as it was while holding "
+        f"(read-only, after the ramp, {sum(len(t.tick['observe']) for t in r.trials)} repetitions). "
+        "`controller.observe` runs the first three one after the other:", "",
+        "| | p50 | p95 | p99 | max |", "|---|---:|---:|---:|---:|",
+        f"| list the namespace's pods (`Kube.namespace_pods`) | {_quantiles(r.tick('pods'))} |",
+        f"| observe the service: its EndpointSlices, then its Service | {_quantiles(r.tick('service'))} |",
+        f"| read the {r.shape.targets} targets (concurrently) | {_quantiles(r.tick('targets'))} |",
+        f"| `controller.observe` as a whole | {_quantiles(r.tick('observe'))} |",
+        f"| decide: parse, validate, `evaluate` (CPU only) | {_quantiles(r.tick('decide'))} |",
+        "",
+        f"**Step latency p99: {_ms(p99)}** (goal < {_ms(STEP_LATENCY_GOAL)}: {_verdict(p99 < STEP_LATENCY_GOAL)}). "
+        f"**Ratio operator / baseline: p50 {percentile(latency, 50) / percentile(base, 50):.1f}, "
+        f"p99 {p99 / base_p99:.1f}.**",
+        "", "Writes to the targets over whole ramps (all steps, step 1 included):", "",
+        "| | expected (K x S) | changes seen by the watch | value changes | write requests (API server) | "
+        "per target per step | repeats | target reads (GET) per step |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, w in (("operator", ops), ("baseline", ctl)):
+        lines.append(f"| {label} | {w.expected} | {w.changes} | {w.transitions} | {w.requests} | "
+                     f"{w.requests / w.expected:.2f} | {w.repeats} | {w.reads / per_step:.1f} |")
+    exact = ops.requests == ops.expected == ops.changes and ops.repeats == 0
+    lines += ["", f"**Operator writes per target per step: {ops.requests / ops.expected:.2f}, repeats {ops.repeats}** "
+                  f"(goal exactly 1.00, none repeated: {_verdict(exact)})."]
+    return lines
+
+
+def traffic_markdown(m: Machine, r: TrafficResult) -> str:
+    """The traffic report, as written next to the main one."""
+    s = r.shape
+    lines = [
+        "# Benchmarks: traffic steps", "",
+        "Generated by `bench/run.py --only traffic` (method: the docstring of `bench/traffic.py`). Operator and "
+        "baseline were measured in one run against the same API server; absolute numbers depend on the machine. "
+        "The other benchmarks are in [benchmarks.md](benchmarks.md).", "",
+        *_machine_rows(m),
+        f"| ramp | K = {s.targets} `configMapKey` targets (one ConfigMap each, 0 -> 100), S = {s.steps} steps "
+        f"({', '.join(map(str, s.weights))}), each held {s.hold_ms} ms |",
+        f"| trials | {len(r.trials)} ramps, one plan at a time (after one warm-up ramp of two steps) |",
+        "",
+        "The step latency runs from the end of step j-1's hold, `status.traffic.holdUntil` as the operator wrote "
+        "it (its wall clock, milliseconds), to the arrival at the benchmark's watch (stamped with the same "
+        "machine's wall clock) of the last target ConfigMap showing step j's value. The baseline is the "
+        "benchmark itself writing the same K targets with the operator's own `reentry.targets.apply` "
+        "(a GET and a server-side apply each, concurrently) at a wall-clock deadline it slept until.", "",
+        *traffic_tables(r), "",
+        "## How to reproduce", "",
+        f"`{REPRODUCE_TRAFFIC.format(trials=len(r.trials), targets=s.targets, steps=s.steps, hold=s.hold_ms)}` "
+        "from the repository root (writes this file; starts and stops a private sandbox).", "",
     ]
     return "\n".join(lines)

@@ -1,6 +1,11 @@
-"""Run every benchmark against a private sandbox and print (or write) the markdown report.
+"""Run the benchmarks against a private sandbox and print (or write) the markdown reports.
 
-    PYTHONPATH=.:operator python bench/run.py [--pods 500] [--trials 20] [--out docs/benchmarks.md]
+    PYTHONPATH=.:operator python bench/run.py [--only throughput,latency,traffic] [--pods 500] [--trials 20]
+        [--traffic-trials 7] [--out docs/benchmarks.md]
+
+``--out FILE`` writes (a) and (b) to FILE and (c) to FILE's sibling ``<stem>-traffic.md``
+(``docs/benchmarks-traffic.md``): (c) runs alone in about 3 minutes, so it can be refreshed
+without re-running the others, and a run of only some benchmarks never drops the others' numbers.
 
 See ``bench/__init__.py`` for what is measured and why it is measured that way.
 """
@@ -22,28 +27,49 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig
 
-from bench import env, latency, report, throughput
+from bench import env, latency, report, throughput, traffic
 from reentry.sandbox.cluster import Sandbox
 
 RECONCILE_INTERVAL = 0.2
 OPERATOR_STARTUP_TIMEOUT = 120.0
+BENCHMARKS = ("throughput", "latency", "traffic")
+
+
+def _selection(text: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [c for c in chosen if c not in BENCHMARKS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(BENCHMARKS)} (got {text!r})")
+    return chosen
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/run.py", description="reentry benchmarks against a private sandbox")
     p.add_argument("--pods", type=int, default=500, help="pods released in the throughput benchmark (500)")
     p.add_argument("--trials", type=int, default=20, help="counted trials of the latency benchmark (20)")
-    p.add_argument("--out", type=Path, default=None, help="write the markdown report here (default: print only)")
+    p.add_argument("--only", type=_selection, default=BENCHMARKS, metavar="NAMES",
+                   help=f"comma-separated benchmarks to run, of {', '.join(BENCHMARKS)} (default: all)")
+    p.add_argument("--traffic-trials", type=int, default=7, help="counted ramps of the traffic benchmark (7)")
+    p.add_argument("--traffic-targets", type=int, default=5, help="ConfigMap targets per ramp (5)")
+    p.add_argument("--traffic-steps", type=int, default=10, help="steps per ramp, up to 100%% (10)")
+    p.add_argument("--traffic-hold-ms", type=int, default=1000, help="hold of every step in milliseconds (1000)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="write the (a)+(b) report here and (c) to <stem>-traffic.md beside it (default: print only)")
     p.add_argument("--timeout", type=float, default=900, help="overall deadline in seconds (900)")
     p.add_argument("--workdir", type=Path, default=None,
                    help="keep the sandbox and the operator log here instead of a temporary directory")
     args = p.parse_args(argv)
-    if args.pods < 1 or args.trials < 1:
-        p.error("--pods and --trials must be at least 1")
+    if min(args.pods, args.trials, args.traffic_trials, args.traffic_targets, args.traffic_hold_ms) < 1:
+        p.error("--pods, --trials and the --traffic-* numbers must be at least 1")
+    if not 2 <= args.traffic_steps <= 30:
+        p.error("--traffic-steps must be 2..30 (step 1 is not counted; status keeps the last 30 weights)")
+    if args.out is not None and ("throughput" in args.only) != ("latency" in args.only):
+        p.error("--out rewrites the (a)+(b) report as a whole: run both throughput and latency, or neither")
     return args
 
 
@@ -61,25 +87,55 @@ def workdir(keep: Path | None) -> Iterator[Path]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-async def measure(box: Sandbox, args: argparse.Namespace, directory: Path, deadline: float
-                  ) -> tuple[throughput.ThroughputResult, latency.LatencyResult]:
-    """Both benchmarks with one operator, started before either and stopped after both."""
+@dataclass
+class Results:
+    throughput: throughput.ThroughputResult | None = None
+    latency: latency.LatencyResult | None = None
+    traffic: traffic.TrafficResult | None = None
+
+
+async def measure(box: Sandbox, args: argparse.Namespace, directory: Path, deadline: float) -> Results:
+    """The chosen benchmarks with one operator, started before the first and stopped after the last.
+
+    Throughput runs last: its Restored plan stays, and its 500 pods would weigh on every tick after it.
+    """
     client = AsyncClient(KubeConfig.from_file(box.kubeconfig), field_manager="reentry-bench")
     log = directory / "operator.log"
+    results = Results()
+    startup = OPERATOR_STARTUP_TIMEOUT
     try:
         async with asyncio.timeout(deadline - time.monotonic()):
             with env.operator_process(box, log, RECONCILE_INTERVAL) as operator:
                 try:
-                    print(f"(b) reaction latency, {args.trials} trials", flush=True)
-                    lat = await latency.run(client, operator, args.trials, OPERATOR_STARTUP_TIMEOUT)
-                    print(f"(a) release throughput, {args.pods} pods", flush=True)
-                    tput = await throughput.run(client, operator, args.pods, timeout=max(60.0, args.pods * 0.6))
+                    if "latency" in args.only:
+                        print(f"(b) reaction latency, {args.trials} trials", flush=True)
+                        results.latency = await latency.run(client, operator, args.trials, startup)
+                    if "traffic" in args.only:
+                        shape = traffic.Shape(args.traffic_targets, args.traffic_steps, args.traffic_hold_ms)
+                        print(f"(c) traffic steps, {args.traffic_trials} ramps of {shape.steps} steps x "
+                              f"{shape.targets} targets", flush=True)
+                        results.traffic = await traffic.run(client, operator, shape, args.traffic_trials, startup)
+                    if "throughput" in args.only:
+                        print(f"(a) release throughput, {args.pods} pods", flush=True)
+                        results.throughput = await throughput.run(client, operator, args.pods,
+                                                                  timeout=max(60.0, args.pods * 0.6))
                 except BaseException:
                     print(f"operator log ({log}), last lines:\n{operator.log_tail()}", file=sys.stderr)
                     raise
     finally:
         await client.close()
-    return tput, lat
+    return results
+
+
+def traffic_path(out: Path) -> Path:
+    """``docs/benchmarks.md`` -> ``docs/benchmarks-traffic.md``."""
+    return out.with_name(f"{out.stem}{report.TRAFFIC_SUFFIX}{out.suffix}")
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"written to {path}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,13 +146,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sandbox up at {box.server}", flush=True)
         env.install_crd(box)
         machine = report.Machine.here(env.server_version(box), RECONCILE_INTERVAL)
-        tput, lat = asyncio.run(measure(box, args, directory, deadline))
-    text = report.markdown(machine, tput, lat, args.trials)
-    print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-        print(f"written to {args.out}", file=sys.stderr)
+        results = asyncio.run(measure(box, args, directory, deadline))
+    if results.throughput is not None and results.latency is not None:
+        text = report.markdown(machine, results.throughput, results.latency, args.trials)
+        print(text)
+        if args.out is not None:
+            _write(args.out, text)
+    elif results.throughput is not None:  # one of the two alone: its table, printed only (see parse_args)
+        print("\n".join(report.throughput_table(results.throughput)))
+    elif results.latency is not None:
+        print("\n".join(report.latency_table(results.latency)))
+    if results.traffic is not None:
+        text = report.traffic_markdown(machine, results.traffic)
+        print(text)
+        if args.out is not None:
+            _write(traffic_path(args.out), text)
     return 0
 
 

@@ -2,18 +2,19 @@
 
 A :class:`Recorder` lists one kind in one namespace, then follows a watch from that list's
 resourceVersion, so nothing that happens after :meth:`Recorder.start` returns is missed. Listeners
-see every event with its arrival time (``time.monotonic()``) and resolve futures the benchmark awaits.
+see every event with its arrival time (``time.monotonic()``, or ``time.time()`` for a recorder whose
+times are compared with timestamps the operator wrote) and resolve futures the benchmark awaits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from typing import Any, Protocol
 
-from lightkube import AsyncClient
+from lightkube import ApiError, AsyncClient
 
 #: ``(event type, object) -> bool``.
 Predicate = Callable[[str, Any], bool]
@@ -66,19 +67,51 @@ class Tally:
                 future.set_exception(error)
 
 
+class Journal:
+    """Keeps every event (arrival time, type, object) of the named objects, for reading afterwards.
+
+    For recorders of plain-dict resources (``create_namespaced_resource``), whose objects index like JSON.
+    """
+
+    def __init__(self, names: Collection[str]) -> None:
+        self.names = set(names)
+        self.events: list[tuple[float, str, Any]] = []
+
+    def observe(self, event: str, obj: Any, now: float) -> None:
+        if obj["metadata"]["name"] in self.names:
+            self.events.append((now, event, obj))
+
+    def fail(self, error: BaseException) -> None:
+        """Nothing awaits a journal; the futures of the same recorder report the failure."""
+
+
 class Recorder:
     """Follows one resource kind in one namespace and hands each event, stamped, to its listeners."""
 
-    def __init__(self, client: AsyncClient, resource: Any, namespace: str) -> None:
-        self.client, self.resource, self.namespace = client, resource, namespace
+    def __init__(self, client: AsyncClient, resource: Any, namespace: str,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.client, self.resource, self.namespace, self.clock = client, resource, namespace, clock
         self.listeners: list[Listener] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> Recorder:
-        """List (to learn the resourceVersion), then follow the watch in the background."""
-        listing = self.client.list(self.resource, namespace=self.namespace)
-        async for _ in listing:
-            pass
+    async def start(self, timeout: float = 30) -> Recorder:
+        """List (to learn the resourceVersion), then follow the watch in the background.
+
+        A 429 is retried until ``timeout``: a custom resource's storage answers so for a moment after
+        its CRD became Established.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            listing = self.client.list(self.resource, namespace=self.namespace)
+            try:
+                async for _ in listing:
+                    pass
+            except ApiError as err:
+                if err.status.code != 429 or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+                continue
+            break
         self._task = asyncio.create_task(self._follow(listing.resourceVersion))
         return self
 
@@ -91,11 +124,15 @@ class Recorder:
     def add(self, listener: Listener) -> None:
         self.listeners.append(listener)
 
+    def remove(self, listener: Listener) -> None:
+        """Stop handing events to ``listener`` (a finished trial's journal)."""
+        self.listeners.remove(listener)
+
     async def _follow(self, resource_version: str | None) -> None:
         try:
             async for event, obj in self.client.watch(self.resource, namespace=self.namespace,
                                                       resource_version=resource_version):
-                now = time.monotonic()
+                now = self.clock()
                 for listener in self.listeners:
                     listener.observe(event, obj, now)
         except Exception as err:
