@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import re
+from pathlib import Path
 from typing import Any
 
 import jsonpatch  # RFC 6902 reference implementation (a kopf dependency)
 import pytest
+import yaml
 
 from reentry import model
 from reentry.targets import TARGETS, config_map_key, hpa, http_route, ingress_nginx, scale
@@ -199,3 +202,11 @@ def test_helpers() -> None:
     assert generation_observed({"metadata": {"generation": 3}}) is None
     assert generation_observed({"metadata": {"generation": 3}, "status": {"observedGeneration": 3}}) is True
     assert generation_observed({"metadata": {"generation": 3}, "status": {"observedGeneration": 2}}) is False
+
+
+def test_every_target_example_in_the_docs_is_a_valid_target() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "traffic.md").read_text()
+    section = text[text.index("## Targets"):text.index("## GitOps")]
+    items = [yaml.safe_load(block)[0] for block in re.findall(r"^```\n(- .*?)^```", section, re.S | re.M)]
+    kinds = [model.Target.model_validate(item).kind for item in items]
+    assert sorted(kinds) == sorted(TARGETS)

@@ -20,6 +20,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -85,10 +86,13 @@ def crd_names(files: list[Path]) -> list[str]:
     return names
 
 
-def _established(kubectl: Kubectl, names: list[str]) -> list[str]:
-    """The CRDs among ``names`` that are not Established yet."""
-    found = json.loads(kubectl("get", "customresourcedefinitions", *names, "-o", "json"))
-    ready = {item["metadata"]["name"] for item in found.get("items", [])
+def not_established(found: dict[str, Any], names: list[str]) -> list[str]:
+    """The CRDs among ``names`` that ``found`` (``kubectl get crd NAME... -o json``) does not show Established.
+
+    kubectl answers a List for several names and the object itself for one.
+    """
+    items = found.get("items", []) if found.get("kind") == "List" else [found]
+    ready = {item["metadata"]["name"] for item in items
              if any(c.get("type") == "Established" and c.get("status") == "True"
                     for c in (item.get("status") or {}).get("conditions") or [])}
     return [n for n in names if n not in ready]
@@ -103,7 +107,8 @@ def install(kubectl: Kubectl, timeout: float = 60) -> list[str]:
     kubectl("apply", "--server-side", "--field-manager=reentry-sandbox", *(f"--filename={f}" for f in files))
     names = crd_names(files)
     deadline = time.monotonic() + timeout
-    while waiting := _established(kubectl, names):
+    while waiting := not_established(json.loads(kubectl("get", "customresourcedefinitions", *names, "-o", "json")),
+                                     names):
         if time.monotonic() > deadline:
             raise TimeoutError(f"Gateway API CRDs not Established within {timeout:.0f}s: {', '.join(waiting)}")
         time.sleep(0.2)
