@@ -1,19 +1,49 @@
-"""GitOps conventions on the sandbox: kstatus conditions that `kubectl wait` and the Argo CD health check read."""
+"""GitOps conventions on the sandbox: the conditions `kubectl wait`, kstatus and the Argo CD health check read.
+
+kstatus is the real library (sigs.k8s.io/cli-utils, built from tests/e2e/kstatus with Go, as the
+sandbox builds its binaries); the Argo CD check is deploy/argocd/health.lua on a real Lua 5.1.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from lupa import lua51
 
 from tests.e2e.conftest import Cluster, Operator, apply_docs
 from tests.e2e.story import gated_service, given_running_pods, recovery_plan, service_entry
+from tests.e2e.test_stages import lag_check, set_lag
 
 #: The conditions kstatus readers and `kubectl wait` look at.
 KSTATUS = ("Ready", "Progressing", "Stalled")
 HEALTH_LUA = Path(__file__).resolve().parents[2] / "deploy" / "argocd" / "health.lua"
+KSTATUS_SOURCE = Path(__file__).resolve().parent / "kstatus"
+
+
+@pytest.fixture(scope="session")
+def kstatus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The kstatus command, built once per session (seconds once Go's build cache holds apimachinery)."""
+    go = shutil.which("go")
+    assert go, "Go is needed to build the kstatus reader (it also builds the sandbox)"
+    binary = tmp_path_factory.mktemp("kstatus") / "kstatus"
+    env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
+    built = subprocess.run([go, "build", "-trimpath", "-o", str(binary), "."], cwd=KSTATUS_SOURCE, env=env,
+                           capture_output=True, text=True, timeout=540, check=False)
+    assert built.returncode == 0, built.stderr
+    yield binary
+
+
+def kstatus_of(binary: Path, obj: dict[str, Any]) -> str:
+    """What kstatus computes for the object: Current, InProgress, Failed, ..."""
+    ran = subprocess.run([str(binary)], input=json.dumps(obj), capture_output=True, text=True, check=True)
+    return str(json.loads(ran.stdout)["status"])
 
 
 def plan_object(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
@@ -33,15 +63,28 @@ def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["type"]: c for c in obj["status"]["conditions"]}
 
 
+@pytest.mark.timeout(600)  # the first build of the kstatus reader may compile apimachinery
 def test_kubectl_wait_for_ready_returns_once_the_plan_is_restored(cluster: Cluster, operator: Operator,
-                                                                  namespace: str):
-    # Given a restored service held back by its readiness gate
+                                                                  namespace: str, kstatus: Path):
+    # Given a restored service held back by its readiness gate, and a replica still lagging
     given_running_pods(cluster, namespace, gated_service("auth"), 1)
-    # When a pipeline applies the plan and waits for Ready, as a kstatus reader does
-    apply_docs(cluster, namespace, [recovery_plan("gitops", [service_entry("auth")])])
+    set_lag(cluster, namespace, "5")
+    # When a pipeline applies the plan
+    apply_docs(cluster, namespace, [recovery_plan("gitops", [service_entry("auth")], state={"checks": [lag_check()]})])
+    # Then while it waits for the replica every reader sees it in progress
+    waited = cluster.kubectl("wait", "--for=condition=Progressing", "rplan/gitops", "--timeout=60s",
+                             namespace=namespace, check=False)
+    assert waited.returncode == 0, waited.stderr
+    obj = plan_object(cluster, namespace, "gitops")
+    assert obj["status"]["phase"] == "StateReconciliation"
+    assert (kstatus_of(kstatus, obj), argocd_health(obj)) == ("InProgress", "Progressing")
+    # (before the operator's first status, kstatus knows no better than Current: see docs/gitops.md)
+    assert kstatus_of(kstatus, {k: v for k, v in obj.items() if k != "status"}) == "Current"
+
+    # When the replica catches up, `kubectl wait --for=condition=Ready` returns
+    set_lag(cluster, namespace, "0")
     waited = cluster.kubectl("wait", "--for=condition=Ready", "rplan/gitops", "--timeout=90s",
                              namespace=namespace, check=False)
-    # Then the wait succeeds, with the conditions written for the current generation
     assert waited.returncode == 0, waited.stderr
     obj = plan_object(cluster, namespace, "gitops")
     generation = obj["metadata"]["generation"]
@@ -50,7 +93,7 @@ def test_kubectl_wait_for_ready_returns_once_the_plan_is_restored(cluster: Clust
     found = conditions(obj)
     assert {t: found[t]["status"] for t in KSTATUS} == {"Ready": "True", "Progressing": "False", "Stalled": "False"}
     assert {t: found[t]["observedGeneration"] for t in KSTATUS} == dict.fromkeys(KSTATUS, generation)
-    assert argocd_health(obj) == "Healthy"
+    assert (kstatus_of(kstatus, obj), argocd_health(obj)) == ("Current", "Healthy")
 
     # When the spec changes, the generation moves and the conditions follow it
     cluster.kubectl("patch", "rplan/gitops", "--type=merge", "-p", '{"spec": {"restorationBudget": "1h"}}',
@@ -62,15 +105,16 @@ def test_kubectl_wait_for_ready_returns_once_the_plan_is_restored(cluster: Clust
     assert obj["metadata"]["generation"] == generation + 1
     found = conditions(obj)
     assert {t: found[t]["observedGeneration"] for t in KSTATUS} == dict.fromkeys(KSTATUS, generation + 1)
-    assert argocd_health(obj) == "Healthy"
+    assert (kstatus_of(kstatus, obj), argocd_health(obj)) == ("Current", "Healthy")
 
 
-def test_a_plan_with_a_cycle_is_stalled(cluster: Cluster, operator: Operator, namespace: str):
+@pytest.mark.timeout(600)
+def test_a_plan_with_a_cycle_is_stalled(cluster: Cluster, operator: Operator, namespace: str, kstatus: Path):
     # Given a plan whose services depend on each other in a circle
     services = [service_entry("auth", ("orders",)), service_entry("orders", ("auth",))]
     # When it is applied
     apply_docs(cluster, namespace, [recovery_plan("circular", services)])
-    # Then kstatus readers see Stalled=True with the cycle named, and Argo CD shows it Degraded
+    # Then kstatus readers see Stalled=True with the cycle named: kstatus Failed, Argo CD Degraded
     waited = cluster.kubectl("wait", "--for=condition=Stalled", "rplan/circular", "--timeout=60s",
                              namespace=namespace, check=False)
     assert waited.returncode == 0, waited.stderr
@@ -80,7 +124,7 @@ def test_a_plan_with_a_cycle_is_stalled(cluster: Cluster, operator: Operator, na
     assert "dependsOn cycle" in found["Stalled"]["message"]
     assert found["Ready"]["status"] == "False"
     assert found["Stalled"]["observedGeneration"] == obj["metadata"]["generation"]
-    assert argocd_health(obj) == "Degraded"
+    assert (kstatus_of(kstatus, obj), argocd_health(obj)) == ("Failed", "Degraded")
     # And waiting for Ready on it fails rather than hanging a pipeline forever
     not_ready = cluster.kubectl("wait", "--for=condition=Ready", "rplan/circular", "--timeout=2s",
                                 namespace=namespace, check=False)
