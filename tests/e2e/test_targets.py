@@ -164,6 +164,15 @@ def test_http_route_weights_move_in_the_rules_naming_both(cluster: Cluster, gate
     accept(cluster, namespace, "shop", generation + 1, ("public", "internal"))
     assert observe(cluster, namespace, target, 50).effective
 
+    # Someone moves a weight by hand during the hold: no longer in place; apply puts back just that.
+    cluster.kubectl("patch", "httproute", "shop", "--type=json", "-p", json.dumps(
+        [{"op": "replace", "path": "/spec/rules/2/backendRefs/2/weight", "value": 100}]), namespace=namespace)
+    seen = observe(cluster, namespace, target, 50)
+    assert not seen.in_place and seen.shows == "rule 0: checkout=50 checkout-dr=50; rule 2: checkout=100 checkout-dr=50"
+    assert apply(cluster, namespace, target, 50) is True
+    assert route_weights(get(cluster, namespace, "httproute", "shop"))[2] == {
+        "checkout-dr": 50, "audit-mirror": 5, "checkout": 50}
+
 
 def test_http_route_naming_only_one_backend_is_a_clear_error(cluster: Cluster, gateway_api: list[str],
                                                              namespace: str) -> None:
@@ -288,6 +297,18 @@ def test_config_map_key_stepped(cluster: Cluster, namespace: str) -> None:
         assert observe(cluster, namespace, target, weight).effective
     assert ("Apply", {"f:data": {"f:retryBudget": {}}}) in owned_by(config_map, "reentry")
     steps_once(cluster, namespace, target, 100, "configmap", "limits")
+
+    # A GitOps tool syncs the manifest from Git over it (forced, as Argo CD's server-side sync does).
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=argocd-controller", "-f", "-",
+                    namespace=namespace, stdin=json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                                                           "metadata": {"name": "limits"},
+                                                           "data": {"retryBudget": "0", "region": "eu-west-1"}}))
+    assert not observe(cluster, namespace, target, 100).in_place
+    assert owned_by(get(cluster, namespace, "configmap", "limits"), "reentry") == []
+    assert apply(cluster, namespace, target, 100) is True
+    config_map = get(cluster, namespace, "configmap", "limits")
+    assert config_map["data"] == {"retryBudget": "20", "region": "eu-west-1"}
+    assert ("Apply", {"f:data": {"f:retryBudget": {}}}) in owned_by(config_map, "reentry")
 
 
 # ---- annotation -----------------------------------------------------------------------------------
