@@ -46,7 +46,14 @@ def _sandbox(args: argparse.Namespace) -> int:
         elif args.action == "build":
             for name, path in binaries.ensure().items():
                 print(f"{name}: {path}")
-    except (binaries.BinariesUnavailable, RuntimeError) as err:
+        elif args.action == "gateway-api":
+            from reentry.sandbox import gateway_api
+
+            box = cluster.Sandbox.load()
+            names = gateway_api.install(lambda *argv: cluster.kubectl(box, *argv))
+            print(f"Gateway API {gateway_api.VERSION} ({gateway_api.CHANNEL}): {len(names)} CRDs Established",
+                  file=sys.stderr)
+    except (binaries.BinariesUnavailable, RuntimeError, TimeoutError) as err:
         print(f"reentry sandbox {args.action}: {err}", file=sys.stderr)
         return 1
     return 0
@@ -123,7 +130,7 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     sandbox = sub.add_parser("sandbox", help="a real local control plane, no Docker needed")
-    sandbox.add_argument("action", choices=["up", "down", "env", "status", "build"])
+    sandbox.add_argument("action", choices=["up", "down", "env", "status", "build", "gateway-api"])
     sandbox.set_defaults(func=_sandbox)
 
     validate = sub.add_parser("validate", help="check a bundle of manifests offline (for CI)")
