@@ -2,12 +2,15 @@
 
 Run from the repository root (this is what ``make bench`` is meant to run)::
 
-    PYTHONPATH=.:operator python bench/run.py [--pods 500] [--trials 20] [--out docs/benchmarks.md]
+    PYTHONPATH=.:operator python bench/run.py [--only throughput,latency,traffic] [--pods 500] [--trials 20]
+        [--traffic-trials 7] [--out docs/benchmarks.md]
 
-Without ``--out`` the results are printed only. The run starts its own sandbox in a temporary
-directory (``--workdir DIR`` keeps it, with the sandbox's and the operator's logs), the operator as a
-real ``python -m reentry.cli run --all-namespaces`` process with ``REENTRY_RECONCILE_INTERVAL=0.2``,
-and stops both at the end, also on error or at the overall deadline (``--timeout``, 15 minutes).
+Without ``--out`` the results are printed only; with it, (a) and (b) go to that file and (c) beside
+it, to ``docs/benchmarks-traffic.md``, so ``--only traffic`` refreshes (c) alone.
+The run starts its own sandbox in a temporary directory (``--workdir DIR`` keeps it, with the
+sandbox's and the operator's logs), the operator as a real ``python -m reentry.cli run
+--all-namespaces`` process with ``REENTRY_RECONCILE_INTERVAL=0.2``, and stops both at the end,
+also on error or at the overall deadline (``--timeout``, 15 minutes).
 
 Absolute numbers depend on the machine; the point is the ratio of two numbers measured in the same
 run against the same API server, simulated kubelet and controller manager.
@@ -35,6 +38,19 @@ run against the same API server, simulated kubelet and controller manager.
     EndpointSlice controller) and an *ideal* reaction (the benchmark itself patches the dependent's
     gate as soon as its watch sees that endpoint; the floor for any watch-driven controller). One
     warm-up trial, not counted, also proves the operator is up.
+
+(c) Traffic steps (``bench/traffic.py``)
+    Per trial a plan with one gated service and a traffic ramp of S steps (default 10, weights 10..100,
+    each held 1 s) over K ``configMapKey`` targets (default 5 ConfigMaps, 0 -> 100), one plan at a
+    time. Step latency: from a step's hold end (``status.traffic.holdUntil``, the operator's wall
+    clock) to the benchmark's watch seeing the last target show the next step's value (stamped with
+    ``time.time()``). Baseline, in a second namespace without a plan: the benchmark sleeps until a
+    wall-clock deadline and writes the K targets concurrently with the operator's own
+    ``reentry.targets.apply``; deadline to the last watch arrival. Writes per step: the watch's
+    changes of the target ConfigMaps and the API server's own request counts (``/metrics``), so a
+    repeated write that changed nothing is seen too. The operator's decision path is also timed piece
+    by piece in the benchmark process, to show where a step's time goes. It runs before (a): the
+    throughput plan and its pods stay, and would weigh on every later tick.
 
 Nothing here is part of the pytest suite.
 """

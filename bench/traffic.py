@@ -25,6 +25,7 @@ write that changed nothing (a repeat) shows as requests beyond the value changes
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -52,6 +53,8 @@ STEP_TIMEOUT = 60.0
 #: The baseline's deadline lies this far ahead of the moment it is set (one asyncio sleep to it, as the operator's).
 BASELINE_LEAD = 0.3
 WRITE_VERBS = ("APPLY", "PATCH", "UPDATE")
+#: The history reason of a step taken forward (``step 3/10``); a step back or an abort reads otherwise.
+STEP_REASON = re.compile(r"step \d+/\d+")
 Events = list[tuple[float, str, Any]]
 
 
@@ -210,7 +213,7 @@ def step_samples(trial: int, plan_events: Events, config_map_events: Events, nam
         if traffic.get("state") == model.TrafficState.HOLDING.value and traffic.get("holdUntil"):
             hold_end.setdefault(step, parse_time(traffic["holdUntil"]).timestamp())
         reasons = [h.get("reason", "") for h in traffic.get("history") or []]
-    if any(not r.startswith("step ") for r in reasons):
+    if any(not STEP_REASON.fullmatch(r) for r in reasons):
         raise AssertionError(f"trial {trial}: the ramp did not go straight up (history reasons {reasons})")
     shown: dict[tuple[str, str | None], float] = {}
     for now, _, obj in config_map_events:
