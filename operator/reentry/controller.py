@@ -59,12 +59,17 @@ async def _unmatched(kube: Kube, namespace: str, pods: list[LabeledPod]) -> tupl
 
 async def observe(kube: Kube, objects: Objects, namespace: str, name: str, uid: str, spec: model.RecoveryPlanSpec,
                   status: model.RecoveryPlanStatus | None, metadata: Mapping[str, Any]) -> Observations:
-    """Everything the engine needs for one evaluation of this plan."""
-    pods = await kube.namespace_pods(namespace)
-    services = {s.name: await kube.observe_service(namespace, s, pods) for s in spec.services}
-    results: dict[str, CheckResult] = {}
-    for check in wanted_checks(spec, status):
-        results[check.name] = await checks.probe(kube, objects, namespace, check)
+    """Everything the engine needs for one evaluation of this plan.
+
+    Reads that do not depend on each other run concurrently, so an evaluation waits for the
+    slowest answer rather than the sum of them (it is on the path from a hold's end to the next
+    step). Actions run one after another, in the plan's order.
+    """
+    pods, targets_seen, wanted = await asyncio.gather(
+        kube.namespace_pods(namespace), _observe_targets(objects, namespace, spec, status),
+        _probe_all(kube, objects, namespace, wanted_checks(spec, status)))
+    services = dict(zip((s.name for s in spec.services), await asyncio.gather(
+        *(kube.observe_service(namespace, s, pods) for s in spec.services)), strict=True))
     progress: dict[str, ActionProgress] = {}
     if spec.mode == model.Mode.ENFORCE and status is not None:
         by_name = {a.name: a for _, a in all_actions(spec)}
@@ -75,14 +80,19 @@ async def observe(kube: Kube, objects: Objects, namespace: str, name: str, uid: 
                                                           dict(records.get(action_name) or {}))
     before_start = status is None or status.phase in _NOT_STARTED
     return Observations(
-        targets=await _observe_targets(objects, namespace, spec, status),
+        targets=targets_seen,
         services=services,
         controls=controls.from_metadata(metadata),
-        checks=results,
+        checks=wanted,
         actions=progress,
         missing_refs=await _missing_refs(objects, namespace, spec) if before_start else (),
         unmatched_gated_pods=await _unmatched(kube, namespace, pods),
     )
+
+
+async def _probe_all(kube: Kube, objects: Objects, namespace: str, wanted: list[model.Check]) -> dict[str, CheckResult]:
+    results = await asyncio.gather(*(checks.probe(kube, objects, namespace, c) for c in wanted))
+    return {c.name: r for c, r in zip(wanted, results, strict=True)}
 
 
 def _targets_watched(status: model.RecoveryPlanStatus | None) -> bool:

@@ -49,6 +49,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: 
     failing_writes: dict[str, str] = {}  # target label -> the last refusal, so a repeat is not a new Event
     while True:
         seen = body.metadata.get("resourceVersion")
+        started = datetime.now(UTC)
         try:
             with metrics.METRICS.reconciling(body.metadata.namespace or "", body.metadata.name or ""):
                 _, before = controller.parse(body)
@@ -62,7 +63,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: 
             kopf.event(body, type="Warning" if event.warning else "Normal", reason=event.reason, message=event.message)
         if decision.status != before:
             await _until_delivered(body, seen)
-        await asyncio.sleep(_delay(decision.status))
+        await asyncio.sleep(_delay(decision.status, started))
 
 
 async def _until_delivered(body: kopf.Body, seen: str | None) -> None:
@@ -71,12 +72,17 @@ async def _until_delivered(body: kopf.Body, seen: str | None) -> None:
         await asyncio.sleep(0.005)
 
 
-def _delay(status: model.RecoveryPlanStatus) -> float:
-    """A whole interval, or less when a hold or cool-down ends sooner (a deadline already past is no reason
-    to hurry: the engine is then waiting on something else, such as the analysis)."""
+def _delay(status: model.RecoveryPlanStatus, decided_at: datetime) -> float:
+    """A whole interval, or less when a hold or cool-down ends sooner.
+
+    A deadline that had already passed when the evaluation started is no reason to hurry (the
+    engine is then waiting on something else, such as the analysis); one that passed during the
+    evaluation is due now.
+    """
     due = next_deadline(status)
-    left = (due - datetime.now(UTC)).total_seconds() if due else 0.0
-    return min(RECONCILE_INTERVAL, left) if left > 0 else RECONCILE_INTERVAL
+    if due is None or due <= decided_at:
+        return RECONCILE_INTERVAL
+    return max(0.0, min(RECONCILE_INTERVAL, (due - datetime.now(UTC)).total_seconds()))
 
 
 @kopf.on.delete(model.GROUP, model.VERSION, model.PLURAL, id="release-on-delete")
