@@ -1,13 +1,15 @@
-"""GitOps conventions on the sandbox: the conditions `kubectl wait`, kstatus and the Argo CD health check read.
+"""GitOps conventions on the sandbox: what `kubectl wait`, kstatus, Flux and Argo CD make of a plan.
 
-kstatus is the real library (sigs.k8s.io/cli-utils, built from tests/e2e/kstatus with Go, as the
-sandbox builds its binaries); the Argo CD check is deploy/argocd/health.lua on a real Lua 5.1.
+Each reader is the real one: kstatus (sigs.k8s.io/cli-utils) and Flux's healthCheckExprs evaluator
+(github.com/fluxcd/pkg/runtime/cel) are built from tests/e2e/readers with Go, as the sandbox builds
+its binaries; the Argo CD check is deploy/argocd/health.lua on a real Lua 5.1.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from lupa import lua51
 
 from tests.e2e.conftest import Cluster, Operator, apply_docs
@@ -23,27 +26,43 @@ from tests.e2e.test_stages import lag_check, set_lag
 
 #: The conditions kstatus readers and `kubectl wait` look at.
 KSTATUS = ("Ready", "Progressing", "Stalled")
-HEALTH_LUA = Path(__file__).resolve().parents[2] / "deploy" / "argocd" / "health.lua"
-KSTATUS_SOURCE = Path(__file__).resolve().parent / "kstatus"
+ROOT = Path(__file__).resolve().parents[2]
+HEALTH_LUA = ROOT / "deploy" / "argocd" / "health.lua"
+READERS_SOURCE = Path(__file__).resolve().parent / "readers"
 
 
 @pytest.fixture(scope="session")
-def kstatus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The kstatus command, built once per session (seconds once Go's build cache holds apimachinery)."""
+def readers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The readers command, built once per session (seconds once Go's build cache holds its packages)."""
     go = shutil.which("go")
-    assert go, "Go is needed to build the kstatus reader (it also builds the sandbox)"
-    binary = tmp_path_factory.mktemp("kstatus") / "kstatus"
+    assert go, "Go is needed to build the GitOps readers (it also builds the sandbox)"
+    binary = tmp_path_factory.mktemp("readers") / "readers"
     env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
-    built = subprocess.run([go, "build", "-trimpath", "-o", str(binary), "."], cwd=KSTATUS_SOURCE, env=env,
+    built = subprocess.run([go, "build", "-trimpath", "-o", str(binary), "."], cwd=READERS_SOURCE, env=env,
                            capture_output=True, text=True, timeout=540, check=False)
     assert built.returncode == 0, built.stderr
     yield binary
 
 
-def kstatus_of(binary: Path, obj: dict[str, Any]) -> str:
-    """What kstatus computes for the object: Current, InProgress, Failed, ..."""
-    ran = subprocess.run([str(binary)], input=json.dumps(obj), capture_output=True, text=True, check=True)
-    return str(json.loads(ran.stdout)["status"])
+def flux_expressions() -> tuple[str, str]:
+    """The RecoveryPlan's healthCheckExprs (current, failed) exactly as docs/gitops.md gives them."""
+    doc = (ROOT / "docs" / "gitops.md").read_text()
+    for block in re.findall(r"```yaml\n(.*?)```", doc, re.DOTALL):
+        body = yaml.safe_load(block)
+        if body.get("kind") == "Kustomization":
+            exprs = next(e for e in body["spec"]["healthCheckExprs"] if e["kind"] == "RecoveryPlan")
+            return exprs["current"], exprs["failed"]
+    raise AssertionError("docs/gitops.md has no Kustomization with healthCheckExprs")
+
+
+def judged(binary: Path, obj: dict[str, Any]) -> dict[str, str]:
+    """What each GitOps reader makes of the object: kstatus, Flux's expressions and Argo CD's health check."""
+    def run(*args: str) -> str:
+        ran = subprocess.run([str(binary), *args], input=json.dumps(obj), capture_output=True, text=True,
+                             check=True)
+        return str(json.loads(ran.stdout)["status"])
+
+    return {"kstatus": run("kstatus"), "flux": run("flux", *flux_expressions()), "argocd": argocd_health(obj)}
 
 
 def plan_object(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
@@ -63,9 +82,9 @@ def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["type"]: c for c in obj["status"]["conditions"]}
 
 
-@pytest.mark.timeout(600)  # the first build of the kstatus reader may compile apimachinery
+@pytest.mark.timeout(600)  # the first build of the readers compiles the Kubernetes client libraries
 def test_kubectl_wait_for_ready_returns_once_the_plan_is_restored(cluster: Cluster, operator: Operator,
-                                                                  namespace: str, kstatus: Path):
+                                                                  namespace: str, readers: Path):
     # Given a restored service held back by its readiness gate, and a replica still lagging
     given_running_pods(cluster, namespace, gated_service("auth"), 1)
     set_lag(cluster, namespace, "5")
@@ -77,9 +96,10 @@ def test_kubectl_wait_for_ready_returns_once_the_plan_is_restored(cluster: Clust
     assert waited.returncode == 0, waited.stderr
     obj = plan_object(cluster, namespace, "gitops")
     assert obj["status"]["phase"] == "StateReconciliation"
-    assert (kstatus_of(kstatus, obj), argocd_health(obj)) == ("InProgress", "Progressing")
-    # (before the operator's first status, kstatus knows no better than Current: see docs/gitops.md)
-    assert kstatus_of(kstatus, {k: v for k, v in obj.items() if k != "status"}) == "Current"
+    assert judged(readers, obj) == {"kstatus": "InProgress", "flux": "InProgress", "argocd": "Progressing"}
+    # Before the operator's first status only plain kstatus calls the plan done (docs/gitops.md)
+    unseen = {k: v for k, v in obj.items() if k != "status"}
+    assert judged(readers, unseen) == {"kstatus": "Current", "flux": "Error", "argocd": "Progressing"}
 
     # When the replica catches up, `kubectl wait --for=condition=Ready` returns
     set_lag(cluster, namespace, "0")
@@ -93,7 +113,10 @@ def test_kubectl_wait_for_ready_returns_once_the_plan_is_restored(cluster: Clust
     found = conditions(obj)
     assert {t: found[t]["status"] for t in KSTATUS} == {"Ready": "True", "Progressing": "False", "Stalled": "False"}
     assert {t: found[t]["observedGeneration"] for t in KSTATUS} == dict.fromkeys(KSTATUS, generation)
-    assert (kstatus_of(kstatus, obj), argocd_health(obj)) == ("Current", "Healthy")
+    assert judged(readers, obj) == {"kstatus": "Current", "flux": "Current", "argocd": "Healthy"}
+    # An edit not yet evaluated puts every reader back to in progress
+    edited = {**obj, "metadata": {**obj["metadata"], "generation": generation + 1}}
+    assert judged(readers, edited) == {"kstatus": "InProgress", "flux": "InProgress", "argocd": "Progressing"}
 
     # When the spec changes, the generation moves and the conditions follow it
     cluster.kubectl("patch", "rplan/gitops", "--type=merge", "-p", '{"spec": {"restorationBudget": "1h"}}',
@@ -105,16 +128,16 @@ def test_kubectl_wait_for_ready_returns_once_the_plan_is_restored(cluster: Clust
     assert obj["metadata"]["generation"] == generation + 1
     found = conditions(obj)
     assert {t: found[t]["observedGeneration"] for t in KSTATUS} == dict.fromkeys(KSTATUS, generation + 1)
-    assert (kstatus_of(kstatus, obj), argocd_health(obj)) == ("Current", "Healthy")
+    assert judged(readers, obj) == {"kstatus": "Current", "flux": "Current", "argocd": "Healthy"}
 
 
 @pytest.mark.timeout(600)
-def test_a_plan_with_a_cycle_is_stalled(cluster: Cluster, operator: Operator, namespace: str, kstatus: Path):
+def test_a_plan_with_a_cycle_is_stalled(cluster: Cluster, operator: Operator, namespace: str, readers: Path):
     # Given a plan whose services depend on each other in a circle
     services = [service_entry("auth", ("orders",)), service_entry("orders", ("auth",))]
     # When it is applied
     apply_docs(cluster, namespace, [recovery_plan("circular", services)])
-    # Then kstatus readers see Stalled=True with the cycle named: kstatus Failed, Argo CD Degraded
+    # Then kstatus readers see Stalled=True with the cycle named, and every GitOps reader a failure
     waited = cluster.kubectl("wait", "--for=condition=Stalled", "rplan/circular", "--timeout=60s",
                              namespace=namespace, check=False)
     assert waited.returncode == 0, waited.stderr
@@ -124,7 +147,7 @@ def test_a_plan_with_a_cycle_is_stalled(cluster: Cluster, operator: Operator, na
     assert "dependsOn cycle" in found["Stalled"]["message"]
     assert found["Ready"]["status"] == "False"
     assert found["Stalled"]["observedGeneration"] == obj["metadata"]["generation"]
-    assert (kstatus_of(kstatus, obj), argocd_health(obj)) == ("Failed", "Degraded")
+    assert judged(readers, obj) == {"kstatus": "Failed", "flux": "Failed", "argocd": "Degraded"}
     # And waiting for Ready on it fails rather than hanging a pipeline forever
     not_ready = cluster.kubectl("wait", "--for=condition=Ready", "rplan/circular", "--timeout=2s",
                                 namespace=namespace, check=False)
