@@ -171,7 +171,7 @@ def traffic_tables(r: TrafficResult) -> list[str]:
         "The operator's work between waking and writing the status, timed piece by piece in the benchmark "
         "process with the operator's own functions against each ramp's plan as it was while holding "
         f"(read-only, after the ramp, {sum(len(t.tick['observe']) for t in r.trials)} repetitions). "
-        "`controller.observe` runs the first three one after the other:", "",
+        "`controller.observe` reads the pods and the targets concurrently, then the service:", "",
         "| | p50 | p95 | p99 | max |", "|---|---:|---:|---:|---:|",
         f"| list the namespace's pods (`Kube.namespace_pods`) | {_quantiles(r.tick('pods'))} |",
         f"| observe the service: its EndpointSlices, then its Service | {_quantiles(r.tick('service'))} |",
@@ -205,8 +205,8 @@ def traffic_reading(m: Machine, r: TrafficResult) -> list[str]:
     lines = [
         f"Reading the medians: the plan's status shows the next step {_ms(p(status))} after the hold's end. "
         "In that time the operator wakes, runs `controller.observe` "
-        f"({_ms(p(r.tick('observe')))} in the profile: the pods, the service and the {r.shape.targets} targets, "
-        f"read one after the other), decides ({_ms(p(r.tick('decide')))}) and writes the status. The target "
+        f"({_ms(p(r.tick('observe')))} in the profile: the pods and the {r.shape.targets} targets concurrently, "
+        f"then the service), decides ({_ms(p(r.tick('decide')))}) and writes the status. The target "
         "writes come only after the status write (by design: a crash between the two can delay a step, never "
         "skip one), a GET and a server-side apply per target, as in the baseline: "
         f"{_ms(p(last) - p(status))} more until the last target shows the value, against the baseline's "

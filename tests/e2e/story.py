@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from lightkube import AsyncClient
+from lightkube.config.kubeconfig import KubeConfig
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
+from reentry import actions, checks
 from reentry.actions.job import ACTION_LABEL
-from reentry.kube import RecoveryPlanResource
-from reentry.model import READINESS_GATE
+from reentry.engine.observations import ActionProgress, CheckResult
+from reentry.kube import Kube, RecoveryPlanResource
+from reentry.model import READINESS_GATE, Action, Check
+from reentry.objects import Objects
 from tests.e2e.conftest import Cluster, apply_docs, wait_for
+
+T = TypeVar("T")
 
 
 def gated_service(name: str, replicas: int = 1) -> list[dict[str, Any]]:
@@ -150,3 +159,30 @@ def complete(cluster: Cluster, namespace: str, name: str) -> None:
     finish(cluster, namespace, name, {"succeeded": 1, "completionTime": now(), "conditions": [
         condition("SuccessCriteriaMet", "CompletionsReached", message),
         condition("Complete", "CompletionsReached", message)]})
+
+
+# ---- the operator's side of one call: a check probed, an action step executed -------------------
+
+
+def run(cluster: Cluster, step: Callable[[Kube, Objects], Awaitable[T]]) -> T:
+    """Run one async step with a fresh client, as one reconcile of the operator would."""
+    async def main() -> T:
+        client = AsyncClient(config=KubeConfig.from_file(cluster.kubeconfig))
+        try:
+            return await step(Kube(client), Objects(client))
+        finally:
+            await client.close()
+    return asyncio.run(main())
+
+
+def probe(cluster: Cluster, namespace: str, name: str, **kind: Any) -> CheckResult:
+    """Probe one check (``kind`` is its kind and options) as the operator would."""
+    check = Check.model_validate({"name": name, **kind})
+    return run(cluster, lambda kube, objects: checks.probe(kube, objects, namespace, check))
+
+
+def execute(cluster: Cluster, namespace: str, context: actions.ActionContext, record: dict[str, Any],
+            **kind: Any) -> ActionProgress:
+    """Take one step of an action as the operator would, from ``record``."""
+    action = Action.model_validate({"name": context.action_name, **kind})
+    return run(cluster, lambda kube, objects: actions.execute(kube, objects, namespace, context, action, record))

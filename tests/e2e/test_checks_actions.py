@@ -5,57 +5,29 @@ Each test calls the probes and executors directly, as the engine would, with the
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from lightkube import ApiError, AsyncClient
-from lightkube.config.kubeconfig import KubeConfig
+from lightkube import ApiError
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import ConfigMap, Secret
 from lightkube.types import PatchType
 
-from reentry import actions, checks
 from reentry.actions import ActionContext
 from reentry.actions.job import PLAN_LABEL
-from reentry.engine.observations import ActionProgress, CheckResult
-from reentry.kube import Kube, RecoveryPlanResource
-from reentry.model import Action, ActionState, Check, ObjectRef, Outcome
-from reentry.objects import Objects
+from reentry.engine.observations import CheckResult
+from reentry.kube import RecoveryPlanResource
+from reentry.model import ActionState, ObjectRef, Outcome
 from tests.e2e.conftest import Cluster, apply_docs, wait_for
-from tests.e2e.story import condition, finish, jobs_of, now, started
+from tests.e2e.story import condition, execute, finish, jobs_of, now, probe, run, started
 
-T = TypeVar("T")
 PAUSE = "registry.k8s.io/pause:3.10"
 
 
 # ---- helpers: the engine's side of the calls ----------------------------------------------------
-
-
-def run(cluster: Cluster, step: Callable[[Kube, Objects], Awaitable[T]]) -> T:
-    """Run one async step with a fresh client, as one reconcile of the operator would."""
-    async def main() -> T:
-        client = AsyncClient(config=KubeConfig.from_file(cluster.kubeconfig))
-        try:
-            return await step(Kube(client), Objects(client))
-        finally:
-            await client.close()
-    return asyncio.run(main())
-
-
-def probe(cluster: Cluster, namespace: str, name: str, **kind: Any) -> CheckResult:
-    check = Check.model_validate({"name": name, **kind})
-    return run(cluster, lambda kube, objects: checks.probe(kube, objects, namespace, check))
-
-
-def execute(cluster: Cluster, namespace: str, context: ActionContext, record: dict[str, Any],
-            **kind: Any) -> ActionProgress:
-    action = Action.model_validate({"name": context.action_name, **kind})
-    return run(cluster, lambda kube, objects: actions.execute(kube, objects, namespace, context, action, record))
 
 
 def passes(cluster: Cluster, namespace: str, name: str, **kind: Any) -> CheckResult:

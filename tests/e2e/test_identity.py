@@ -14,13 +14,13 @@ import json
 import socket
 import ssl
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -34,6 +34,7 @@ from reentry.engine.observations import CheckResult
 from reentry.kube import Kube
 from reentry.model import Check, FailureClass, Outcome
 from reentry.objects import Objects
+from tests.e2e import story
 from tests.e2e.conftest import Cluster, Operator, apply_docs
 from tests.e2e.story import (
     by_name,
@@ -47,27 +48,14 @@ from tests.e2e.story import (
     wait_status,
 )
 
-T = TypeVar("T")
 PLAN = "failback"
 
 
 # ---- the engine's side of the calls -------------------------------------------------------------
 
 
-def run(cluster: Cluster, step: Callable[[Kube, Objects], Awaitable[T]]) -> T:
-    """Run one async step with a fresh client, as one reconcile of the operator would."""
-    async def main() -> T:
-        client = AsyncClient(config=KubeConfig.from_file(cluster.kubeconfig))
-        try:
-            return await step(Kube(client), Objects(client))
-        finally:
-            await client.close()
-    return asyncio.run(main())
-
-
 def probe(cluster: Cluster, namespace: str, **kind: Any) -> CheckResult:
-    check = Check.model_validate({"name": "identity", **kind})
-    return run(cluster, lambda kube, objects: checks.probe(kube, objects, namespace, check))
+    return story.probe(cluster, namespace, "identity", **kind)
 
 
 def outcome(result: CheckResult) -> tuple[Outcome, FailureClass | None]:

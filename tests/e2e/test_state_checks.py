@@ -6,64 +6,45 @@ real Secrets on the sandbox's API server.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import json
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from lightkube import AsyncClient
-from lightkube.config.kubeconfig import KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Secret
 
-from reentry import actions, checks
 from reentry.actions import ActionContext
 from reentry.engine.observations import ActionProgress, CheckResult
-from reentry.kube import Kube
-from reentry.model import Action, ActionState, Check, FailureClass, Outcome
-from reentry.objects import Objects
+from reentry.model import ActionState, FailureClass, Outcome
+from tests.e2e import story
 from tests.e2e.conftest import Cluster
 from tests.e2e.http_server import Recorder, http_server
 from tests.e2e.prometheus_fixtures import Prometheus, free_port, start_prometheus, stop, unique
 
-T = TypeVar("T")
 SERVER_NAME = "prometheus.monitoring.svc"
 
 
 # ---- the engine's side of the calls -------------------------------------------------------------
 
 
-def run(cluster: Cluster, step: Callable[[Kube, Objects], Awaitable[T]]) -> T:
-    """Run one async step with a fresh client, as one reconcile of the operator would."""
-    async def main() -> T:
-        client = AsyncClient(config=KubeConfig.from_file(cluster.kubeconfig))
-        try:
-            return await step(Kube(client), Objects(client))
-        finally:
-            await client.close()
-    return asyncio.run(main())
-
-
 def probe(cluster: Cluster, namespace: str, **kind: Any) -> CheckResult:
-    check = Check.model_validate({"name": "probe", **kind})
-    return run(cluster, lambda kube, objects: checks.probe(kube, objects, namespace, check))
+    return story.probe(cluster, namespace, "probe", **kind)
 
 
 def execute(cluster: Cluster, namespace: str, record: dict[str, Any], **kind: Any) -> ActionProgress:
-    action = Action.model_validate({"name": "flush", **kind})
     context = ActionContext(plan_name="plan", plan_uid="uid", action_name="flush")
-    return run(cluster, lambda kube, objects: actions.execute(kube, objects, namespace, context, action, record))
+    return story.execute(cluster, namespace, context, record, **kind)
 
 
 def secret(cluster: Cluster, namespace: str, name: str, data: dict[str, str]) -> None:

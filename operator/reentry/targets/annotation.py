@@ -16,9 +16,8 @@ from typing import Any
 from reentry import model
 from reentry.engine.observations import TargetObservation
 from reentry.engine.ramp import value_at
-from reentry.kube import FIELD_MANAGER
 from reentry.objects import Objects
-from reentry.targets.common import TargetError, annotations_of, as_int, describe, missing, ref
+from reentry.targets.common import annotations_of, apply_fields, as_int, observe_with, ref
 
 
 def _target(spec: model.AnnotationTarget) -> model.ObjectRef:
@@ -38,20 +37,11 @@ def judge(obj: dict[str, Any], spec: model.AnnotationTarget, weight: int) -> Tar
 async def observe(objects: Objects, plan_namespace: str, spec: model.AnnotationTarget,
                   weight: int) -> TargetObservation:
     """Read the object and judge the annotation against ``weight``."""
-    target = _target(spec)
-    obj = await objects.get(target, plan_namespace)
-    return missing(target, plan_namespace) if obj is None else judge(obj, spec, weight)
+    return await observe_with(objects, plan_namespace, _target(spec), lambda obj: judge(obj, spec, weight))
 
 
 async def apply(objects: Objects, plan_namespace: str, spec: model.AnnotationTarget, weight: int) -> bool:
     """Apply the annotation's value for ``weight`` unless the object already shows it."""
-    target = _target(spec)
-    obj = await objects.get(target, plan_namespace)
-    if obj is None:
-        raise TargetError(f"{describe(target, plan_namespace)} not found")
-    if judge(obj, spec, weight).in_place:
-        return False
     value = str(value_at(spec.from_, spec.to, weight))
-    await objects.apply(target, plan_namespace, {"metadata": {"annotations": {spec.key: value}}},
-                        field_manager=FIELD_MANAGER, force=True)
-    return True
+    return await apply_fields(objects, plan_namespace, _target(spec), lambda obj: judge(obj, spec, weight),
+                              lambda _: {"metadata": {"annotations": {spec.key: value}}})

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from reentry.engine.observations import TargetObservation
+from reentry.kube import FIELD_MANAGER
 from reentry.model import ObjectRef
+from reentry.objects import Objects
+
+#: Judges an object read from the API server against the weight the caller has in mind.
+Judge = Callable[[dict[str, Any]], TargetObservation]
 
 
 class TargetError(ValueError):
@@ -53,3 +59,25 @@ def as_int(value: Any) -> int | None:
     except ValueError:
         return None
     return int(number) if number.is_integer() else None
+
+
+async def observe_with(objects: Objects, plan_namespace: str, target: ObjectRef, judge: Judge) -> TargetObservation:
+    """Read the object and judge it; a missing object is an observation, not an error."""
+    obj = await objects.get(target, plan_namespace)
+    return missing(target, plan_namespace) if obj is None else judge(obj)
+
+
+async def apply_fields(objects: Objects, plan_namespace: str, target: ObjectRef, judge: Judge,
+                       fields: Callable[[dict[str, Any]], dict[str, Any]]) -> bool:
+    """Server-side apply ``fields(object)`` as ``reentry`` unless the object already shows the weight's values.
+
+    True when it wrote. The read first is what makes a repeated call free: one write per target per
+    step, none repeated, even when a crash made the controller ask twice.
+    """
+    obj = await objects.get(target, plan_namespace)
+    if obj is None:
+        raise TargetError(f"{describe(target, plan_namespace)} not found")
+    if judge(obj).in_place:
+        return False
+    await objects.apply(target, plan_namespace, fields(obj), field_manager=FIELD_MANAGER, force=True)
+    return True

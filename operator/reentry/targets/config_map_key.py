@@ -16,9 +16,8 @@ from typing import Any
 from reentry import model
 from reentry.engine.observations import TargetObservation
 from reentry.engine.ramp import value_at
-from reentry.kube import FIELD_MANAGER
 from reentry.objects import Objects
-from reentry.targets.common import TargetError, as_int, describe, missing, ref
+from reentry.targets.common import apply_fields, as_int, observe_with, ref
 
 
 def _target(spec: model.ConfigMapKeyTarget) -> model.ObjectRef:
@@ -38,19 +37,11 @@ def judge(config_map: dict[str, Any], spec: model.ConfigMapKeyTarget, weight: in
 async def observe(objects: Objects, plan_namespace: str, spec: model.ConfigMapKeyTarget,
                   weight: int) -> TargetObservation:
     """Read the ConfigMap and judge the key against ``weight``."""
-    target = _target(spec)
-    config_map = await objects.get(target, plan_namespace)
-    return missing(target, plan_namespace) if config_map is None else judge(config_map, spec, weight)
+    return await observe_with(objects, plan_namespace, _target(spec), lambda obj: judge(obj, spec, weight))
 
 
 async def apply(objects: Objects, plan_namespace: str, spec: model.ConfigMapKeyTarget, weight: int) -> bool:
     """Apply the key's value for ``weight`` unless the ConfigMap already shows it."""
-    target = _target(spec)
-    config_map = await objects.get(target, plan_namespace)
-    if config_map is None:
-        raise TargetError(f"{describe(target, plan_namespace)} not found")
-    if judge(config_map, spec, weight).in_place:
-        return False
     value = str(value_at(spec.from_, spec.to, weight))
-    await objects.apply(target, plan_namespace, {"data": {spec.key: value}}, field_manager=FIELD_MANAGER, force=True)
-    return True
+    return await apply_fields(objects, plan_namespace, _target(spec), lambda obj: judge(obj, spec, weight),
+                              lambda _: {"data": {spec.key: value}})

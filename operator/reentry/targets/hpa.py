@@ -17,9 +17,8 @@ from typing import Any
 from reentry import model
 from reentry.engine.observations import TargetObservation
 from reentry.engine.ramp import value_at
-from reentry.kube import FIELD_MANAGER
 from reentry.objects import Objects
-from reentry.targets.common import TargetError, describe, generation_observed, missing, ref
+from reentry.targets.common import apply_fields, generation_observed, observe_with, ref
 
 
 def _target(spec: model.HpaTarget) -> model.ObjectRef:
@@ -50,19 +49,10 @@ def judge(hpa: dict[str, Any], spec: model.HpaTarget, weight: int) -> TargetObse
 
 async def observe(objects: Objects, plan_namespace: str, spec: model.HpaTarget, weight: int) -> TargetObservation:
     """Read the HPA and judge its bounds against ``weight``."""
-    target = _target(spec)
-    hpa = await objects.get(target, plan_namespace)
-    return missing(target, plan_namespace) if hpa is None else judge(hpa, spec, weight)
+    return await observe_with(objects, plan_namespace, _target(spec), lambda obj: judge(obj, spec, weight))
 
 
 async def apply(objects: Objects, plan_namespace: str, spec: model.HpaTarget, weight: int) -> bool:
     """Apply the bounds for ``weight`` unless the HPA already has them."""
-    target = _target(spec)
-    hpa = await objects.get(target, plan_namespace)
-    if hpa is None:
-        raise TargetError(f"{describe(target, plan_namespace)} not found")
-    if judge(hpa, spec, weight).in_place:
-        return False
-    await objects.apply(target, plan_namespace, {"spec": wanted(spec, weight)}, field_manager=FIELD_MANAGER,
-                        force=True)
-    return True
+    return await apply_fields(objects, plan_namespace, _target(spec), lambda obj: judge(obj, spec, weight),
+                              lambda _: {"spec": wanted(spec, weight)})

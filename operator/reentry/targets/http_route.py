@@ -29,7 +29,7 @@ from reentry import model
 from reentry.engine.observations import TargetObservation
 from reentry.kube import FIELD_MANAGER
 from reentry.objects import Objects
-from reentry.targets.common import TargetError, describe, missing, ref
+from reentry.targets.common import TargetError, describe, observe_with, ref
 
 API_VERSION = "gateway.networking.k8s.io/v1"
 KIND = "HTTPRoute"
@@ -142,11 +142,7 @@ def judge(route: dict[str, Any], spec: model.HttpRouteTarget, weight: int) -> Ta
 async def observe(objects: Objects, plan_namespace: str, spec: model.HttpRouteTarget,
                   weight: int) -> TargetObservation:
     """Read the route and judge it against ``weight``."""
-    target = _target(spec)
-    route = await objects.get(target, plan_namespace)
-    if route is None:
-        return missing(target, plan_namespace)
-    return judge(route, spec, weight)
+    return await observe_with(objects, plan_namespace, _target(spec), lambda route: judge(route, spec, weight))
 
 
 async def apply(objects: Objects, plan_namespace: str, spec: model.HttpRouteTarget, weight: int) -> bool:

@@ -19,9 +19,8 @@ from typing import Any
 from reentry import model
 from reentry.engine.observations import TargetObservation
 from reentry.engine.ramp import value_at
-from reentry.kube import FIELD_MANAGER
 from reentry.objects import Objects
-from reentry.targets.common import TargetError, annotations_of, as_int, describe, missing, ref
+from reentry.targets.common import annotations_of, apply_fields, as_int, observe_with, ref
 
 PREFIX = "nginx.ingress.kubernetes.io/"
 CANARY = PREFIX + "canary"
@@ -52,20 +51,10 @@ def judge(ingress: dict[str, Any], weight: int) -> TargetObservation:
 async def observe(objects: Objects, plan_namespace: str, spec: model.IngressNginxTarget,
                   weight: int) -> TargetObservation:
     """Read the canary Ingress and judge its annotations against ``weight``."""
-    target = _target(spec)
-    ingress = await objects.get(target, plan_namespace)
-    return missing(target, plan_namespace) if ingress is None else judge(ingress, weight)
+    return await observe_with(objects, plan_namespace, _target(spec), lambda obj: judge(obj, weight))
 
 
 async def apply(objects: Objects, plan_namespace: str, spec: model.IngressNginxTarget, weight: int) -> bool:
     """Apply the two annotations unless the Ingress already shows them."""
-    target = _target(spec)
-    ingress = await objects.get(target, plan_namespace)
-    if ingress is None:
-        raise TargetError(f"{describe(target, plan_namespace)} not found")
-    if judge(ingress, weight).in_place:
-        return False
-    want = wanted(annotations_of(ingress), weight)
-    await objects.apply(target, plan_namespace, {"metadata": {"annotations": want}},
-                        field_manager=FIELD_MANAGER, force=True)
-    return True
+    return await apply_fields(objects, plan_namespace, _target(spec), lambda obj: judge(obj, weight),
+                              lambda obj: {"metadata": {"annotations": wanted(annotations_of(obj), weight)}})

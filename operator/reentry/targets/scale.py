@@ -17,9 +17,8 @@ from typing import Any
 from reentry import model
 from reentry.engine.observations import TargetObservation
 from reentry.engine.ramp import value_at
-from reentry.kube import FIELD_MANAGER
 from reentry.objects import Objects
-from reentry.targets.common import TargetError, describe, generation_observed, missing, ref
+from reentry.targets.common import apply_fields, generation_observed, observe_with, ref
 
 
 def _target(spec: model.ScaleTarget) -> model.ObjectRef:
@@ -42,19 +41,11 @@ def judge(workload: dict[str, Any], spec: model.ScaleTarget, weight: int) -> Tar
 
 async def observe(objects: Objects, plan_namespace: str, spec: model.ScaleTarget, weight: int) -> TargetObservation:
     """Read the workload and judge its replicas against ``weight``."""
-    target = _target(spec)
-    workload = await objects.get(target, plan_namespace)
-    return missing(target, plan_namespace) if workload is None else judge(workload, spec, weight)
+    return await observe_with(objects, plan_namespace, _target(spec), lambda obj: judge(obj, spec, weight))
 
 
 async def apply(objects: Objects, plan_namespace: str, spec: model.ScaleTarget, weight: int) -> bool:
     """Apply the replica count for ``weight`` unless the workload already has it."""
-    target = _target(spec)
-    workload = await objects.get(target, plan_namespace)
-    if workload is None:
-        raise TargetError(f"{describe(target, plan_namespace)} not found")
-    if judge(workload, spec, weight).in_place:
-        return False
-    await objects.apply(target, plan_namespace, {"spec": {"replicas": value_at(spec.from_, spec.to, weight)}},
-                        field_manager=FIELD_MANAGER, force=True)
-    return True
+    replicas = value_at(spec.from_, spec.to, weight)
+    return await apply_fields(objects, plan_namespace, _target(spec), lambda obj: judge(obj, spec, weight),
+                              lambda _: {"spec": {"replicas": replicas}})
