@@ -1,4 +1,4 @@
-"""The operator dies (SIGKILL) mid-drill, three times, and comes back: nothing repeats, nothing is skipped."""
+"""The operator dies (SIGKILL) mid-drill and mid-ramp, and comes back: nothing repeats, nothing is skipped."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.e2e.conftest import Cluster, Operator, apply_docs, start_operator, st
 from tests.e2e.story import (
     by_name,
     complete,
+    events,
     gated_service,
     given_running_pods,
     jobs_of,
@@ -115,3 +116,35 @@ def test_kill_and_restart_at_an_action_a_hold_and_between_batches(cluster: Clust
 def wait_for_job(cluster: Cluster, namespace: str) -> Job:
     jobs = wait_for("the warm-cache Job", lambda: jobs_of(cluster, namespace, "warm-cache"))
     return jobs[0]
+
+
+def test_kill_and_restart_mid_ramp_neither_repeats_nor_skips_a_step(cluster: Cluster, solo_namespace: str,
+                                                                     tmp_path: Path):
+    ns = solo_namespace
+    # Given a restored service and a retry budget to be released in three steps
+    given_running_pods(cluster, ns, gated_service("checkout"), 1)
+    cluster.client.create(ConfigMap(metadata=ObjectMeta(name="retry-policy"), data={"budget": "0"}), namespace=ns)
+    ramp = {"steps": [{"weight": 20, "hold": "3s"}, {"weight": 60, "hold": "3s"}, {"weight": 100}],
+            "targets": [{"configMapKey": {"name": "retry-policy", "key": "budget", "from": 0, "to": 50}}]}
+    operator = start_operator(cluster, tmp_path / "operator.log", namespace=ns)
+    try:
+        apply_docs(cluster, ns, [recovery_plan(PLAN, [service_entry("checkout")], traffic=ramp)])
+        # Kill 1: during the first hold
+        wait_status(cluster, ns, PLAN, "the first hold",
+                    lambda s: (s.get("traffic") or {}).get("state") == "Holding" and s["traffic"]["weight"] == 20)
+        kill(operator)
+        operator = start_operator(cluster, tmp_path / "operator.log", namespace=ns)
+        # Kill 2: right after the second weight is decided (the write may or may not have happened)
+        wait_status(cluster, ns, PLAN, "the second step decided",
+                    lambda s: (s.get("traffic") or {}).get("weight") == 60)
+        kill(operator)
+        operator = start_operator(cluster, tmp_path / "operator.log", namespace=ns)
+        final = wait_phase(cluster, ns, PLAN, "Restored", timeout=120)
+    finally:
+        stop_operator(operator)
+
+    # Then every step was taken once, in order, and the target ends at its normal value
+    assert [h["weight"] for h in final["traffic"]["history"]] == [20, 60, 100]
+    assert cluster.client.get(ConfigMap, "retry-policy", namespace=ns).data == {"budget": "50"}
+    # And a write finished by the restarted operator is not mistaken for someone else's edit
+    assert "TrafficDrift" not in [reason for reason, _ in events(cluster, ns, PLAN)]
