@@ -589,6 +589,12 @@ class Adaptive(_Model):
     interval: Duration = Field(default="1m", description="How long each weight is held and analysed.")
     decreaseFactor: float = Field(default=0.5, gt=0, lt=1, description="The weight is multiplied by this on a breach.")
 
+    @model_validator(mode="after")
+    def _start_within_max(self) -> Self:
+        if self.start > self.max:
+            raise ValueError(f"traffic.adaptive: start {self.start} is above max {self.max}")
+        return self
+
 
 class AbortRamp(_Model):
     """How an abort returns the targets to weight 0."""

@@ -3,6 +3,9 @@ StepBack / Pause / Abort, the adaptive ramp, drift, dry run and crash-safe write
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from reentry.engine.observations import CheckResult, Controls, Observations, ServiceObservation, TargetObservation
 from reentry.engine.reconcile import evaluate, wanted_checks
 from reentry.model import OnNoData, Outcome, Phase, TrafficState
@@ -270,3 +273,8 @@ def test_a_missing_target_holds_the_ramp_and_says_so(clock):
     assert d.weights == []  # nothing to write to
     assert r.traffic.state == TrafficState.APPLYING
     assert "HTTPRoute checkout not found" in r.status.message
+
+
+def test_an_adaptive_ramp_cannot_start_above_its_max():
+    with pytest.raises(ValidationError, match="start 50 is above max 30"):
+        plan({"name": "auth"}, traffic={"adaptive": {"start": 50, "max": 30}, "targets": [ROUTE]})
