@@ -5,13 +5,20 @@ operator runs as `reentry <the Deployment's args>` with a kubeconfig holding onl
 ServiceAccount's token (TokenRequest), never the admin's; a drill that touches every part of the
 role (leases, a Job, patches, checks, pods' gates, traffic targets, events, status) runs to
 Restored with no refused call in the operator's log; and calls outside the role are refused.
+
+The namespace-scoped mode (watchNamespaces) is proven the same way: a drill in the one watched
+namespace runs to Restored under its Role, with and without the small cluster-scoped ClusterRole;
+in another namespace the same calls are refused (403) and a plan there is never touched.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -20,15 +27,18 @@ from typing import Any
 
 import pytest
 import yaml
-from lightkube import ApiError, Client
+from lightkube import ALL_NS, ApiError, Client
 from lightkube.config.kubeconfig import KubeConfig
+from lightkube.models.core_v1 import ObjectReference
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.coordination_v1 import Lease
-from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, Service
+from lightkube.resources.core_v1 import ConfigMap, Event, Namespace, Pod, Secret, Service
 from lightkube.resources.rbac_authorization_v1 import ClusterRoleBinding
 
-from tests.e2e.conftest import Cluster, apply_docs, wait_for
+from reentry.kube import RecoveryPlanResource
+from reentry.model import READINESS_GATE
+from tests.e2e.conftest import SOLO_PREFIX, Cluster, apply_docs, wait_for
 from tests.e2e.story import (
     by_name,
     complete,
@@ -36,9 +46,11 @@ from tests.e2e.story import (
     gated_service,
     given_running_pods,
     jobs_of,
+    plan_status,
     recovery_plan,
     released_count,
     service_entry,
+    stays,
     wait_phase,
     wait_status,
 )
@@ -50,6 +62,7 @@ WEIGHT = "external-dns.alpha.kubernetes.io/aws-weight"
 #: The drill's annotation target writes a Service: a kind beyond the built-in rules, granted the
 #: way docs/install.md says to (rbac.extraRules), not by a wildcard.
 EXTRA_RULES = [{"apiGroups": [""], "resources": ["services"], "verbs": ["get", "patch"]}]
+RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 
 
 def free_port() -> int:
@@ -58,11 +71,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def installed(cluster: Cluster) -> Iterator[tuple[list[dict[str, Any]], str]]:
-    """The chart's ServiceAccount and RBAC applied in a fresh release namespace; removed afterwards."""
+@contextlib.contextmanager
+def install(cluster: Cluster, values: dict[str, Any]) -> Iterator[tuple[list[dict[str, Any]], str]]:
+    """The chart rendered with ``values``; its ServiceAccount and RBAC applied in a fresh release namespace.
+
+    Cluster-scoped objects get the release namespace in their names, so parallel sessions and the two
+    modes never share one. Roles live in the watched namespaces and go with them.
+    """
     release_ns = f"{RELEASE_NAMESPACE}-{uuid.uuid4().hex[:5]}"
-    docs = render({"rbac": {"extraRules": EXTRA_RULES}})
+    docs = render(values)
     for doc in docs:  # the chart renders for RELEASE_NAMESPACE; this test's copy gets its own
         if doc["metadata"].get("namespace") == RELEASE_NAMESPACE:
             doc["metadata"]["namespace"] = release_ns
@@ -73,7 +90,7 @@ def installed(cluster: Cluster) -> Iterator[tuple[list[dict[str, Any]], str]]:
         if doc["kind"] == "ClusterRoleBinding":
             doc["roleRef"]["name"] += f"-{release_ns}"
     cluster.client.create(Namespace(metadata=ObjectMeta(name=release_ns)))
-    rbac = [d for d in docs if d["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")]
+    rbac = [d for d in docs if d["kind"] in RBAC_KINDS]
     cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(rbac))
     try:
         yield docs, release_ns
@@ -81,6 +98,13 @@ def installed(cluster: Cluster) -> Iterator[tuple[list[dict[str, Any]], str]]:
         for doc in of_kind(docs, "ClusterRoleBinding") + of_kind(docs, "ClusterRole"):
             cluster.kubectl("delete", doc["kind"].lower(), doc["metadata"]["name"], "--wait=false")
         cluster.client.delete(Namespace, release_ns)
+
+
+@pytest.fixture
+def installed(cluster: Cluster) -> Iterator[tuple[list[dict[str, Any]], str]]:
+    """The chart installed cluster-wide (the default values), with the drill's extra rule."""
+    with install(cluster, {"rbac": {"extraRules": EXTRA_RULES}}) as release:
+        yield release
 
 
 def token_kubeconfig(cluster: Cluster, service_account: str, namespace: str, path: Path) -> Path:
@@ -117,6 +141,59 @@ def healthy(port: int) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+@contextlib.contextmanager
+def operator_as(cluster: Cluster, docs: list[dict[str, Any]], kubeconfig: Path,
+                log: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """`reentry <the Deployment's args>` under the token's identity, up and live; stopped on exit.
+
+    Yields the process and its liveness port.
+    """
+    health, metrics = free_port(), free_port()
+    env = {**cluster.env(), "KUBECONFIG": str(kubeconfig), "REENTRY_RECONCILE_INTERVAL": "0.5"}
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", *operator_args(docs, health, metrics)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        wait_for("the operator's liveness endpoint", lambda: healthy(health) or proc.poll() is not None, timeout=60)
+        assert proc.poll() is None, log.read_text()
+        yield proc, health
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+REFUSALS = ("403", "Forbidden", "Not enough permissions")
+
+
+def refusals(log: Path) -> list[str]:
+    """The operator's log lines about a call the API server refused."""
+    return [line for line in log.read_text().splitlines() if any(word in line for word in REFUSALS)]
+
+
+def assert_never_refused(log: Path) -> None:
+    """The operator's log shows no call the API server refused."""
+    assert not refusals(log), "the operator met a refusal:\n" + "\n".join(refusals(log)[:20])
+
+
+def refused(call: Any) -> int:
+    """The HTTP status with which the API server refuses ``call`` (which must fail)."""
+    with pytest.raises(ApiError) as err:
+        call()
+    return int(err.value.status.code)
+
+
+def run_the_job(cluster: Cluster, namespace: str, plan: str, action: str) -> None:
+    """Wait for the plan's Job action to start, then play the Job controller's verdict: Complete."""
+    wait_status(cluster, namespace, plan, f"the Job action {action} to start",
+                lambda s: by_name(s.get("actions", [])).get(action, {}).get("state") == "Running")
+    job = wait_for("the Job", lambda: jobs_of(cluster, namespace, action))[0]
+    complete(cluster, namespace, job.metadata.name)
 
 
 def given_a_restored_shop(cluster: Cluster, ns: str) -> None:
@@ -167,22 +244,11 @@ def test_a_drill_runs_green_under_the_charts_rbac(cluster: Cluster, namespace: s
 
     # Given a restored shop held back by its gates, and the operator running as the chart runs it
     given_a_restored_shop(cluster, namespace)
-    health, metrics = free_port(), free_port()
     log = tmp_path / "operator.log"
-    env = {**cluster.env(), "KUBECONFIG": str(kubeconfig), "REENTRY_RECONCILE_INTERVAL": "0.5"}
-    with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", *operator_args(docs, health, metrics)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        wait_for("the operator's liveness endpoint", lambda: healthy(health) or proc.poll() is not None, timeout=60)
-        assert proc.poll() is None, log.read_text()
-
+    with operator_as(cluster, docs, kubeconfig, log) as (_, health):
         # When the drill runs (the test plays the Job controller's verdict)
         apply_docs(cluster, namespace, [the_drill()])
-        wait_status(cluster, namespace, PLAN, "the Job action to start",
-                    lambda s: by_name(s.get("actions", [])).get("warm-cache", {}).get("state") == "Running")
-        job = wait_for("the Job", lambda: jobs_of(cluster, namespace, "warm-cache"))[0]
-        complete(cluster, namespace, job.metadata.name)
+        run_the_job(cluster, namespace, PLAN, "warm-cache")
         final = wait_phase(cluster, namespace, PLAN, "Restored", timeout=120)
 
         # Then every part of the role was used, and worked
@@ -195,16 +261,7 @@ def test_a_drill_runs_green_under_the_charts_rbac(cluster: Cluster, namespace: s
         assert annotations is not None and annotations[WEIGHT] == "100"
         assert "Restored" in {reason for reason, _ in events(cluster, namespace, PLAN)}
         assert healthy(health)
-        text = log.read_text()
-        for refused in ("403", "Forbidden", "Not enough permissions"):
-            assert refused not in text, f"the operator met a refusal ({refused}):\n{text[-5000:]}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        assert_never_refused(log)
 
 
 def test_calls_outside_the_role_are_refused(cluster: Cluster, namespace: str, installed: Any, tmp_path: Path):
@@ -215,11 +272,6 @@ def test_calls_outside_the_role_are_refused(cluster: Cluster, namespace: str, in
     cluster.client.create(Secret(metadata=ObjectMeta(name="db-password"), stringData={"password": "s3cret"}),
                           namespace=namespace)
     client = Client(config=KubeConfig.from_file(kubeconfig), field_manager="outsider")
-
-    def refused(call: Any) -> int:
-        with pytest.raises(ApiError) as err:
-            call()
-        return int(err.value.status.code)
 
     # What the operator never does is refused by the API server with 403
     assert refused(lambda: client.delete(Deployment, "victim", namespace=namespace)) == 403
@@ -245,3 +297,122 @@ def test_calls_outside_the_role_are_refused(cluster: Cluster, namespace: str, in
     assert can("patch", "pods", "--subresource=status", "-n", namespace) == "yes"
     assert can("get", "secrets", "-n", namespace) == "yes"  # by name only: listing was refused above
     assert can("delete", "leases.coordination.k8s.io", "-n", namespace) == "yes"
+
+
+# ---- namespace-scoped mode (watchNamespaces) ------------------------------------------------------
+
+SMALL_PLAN = "scoped-drill"
+
+
+@pytest.fixture
+def elsewhere(cluster: Cluster) -> Iterator[str]:
+    """Namespace B: one the chart does not watch. Solo-prefixed, so no session operator acts there either."""
+    name = f"{SOLO_PREFIX}elsewhere-{uuid.uuid4().hex[:5]}"
+    cluster.client.create(Namespace(metadata=ObjectMeta(name=name)))
+    yield name
+    cluster.client.delete(Namespace, name)
+
+
+def a_small_drill(name: str) -> dict[str, Any]:
+    """One gated service, a check, a Job, a configMapKey traffic target: enough to use every namespaced rule kind."""
+    lag = {"apiVersion": "v1", "kind": "ConfigMap", "name": "db-lag", "path": ".data.lag", "max": 1}
+    return recovery_plan(
+        name, [service_entry("a", release={"batch": 1, "interval": "1s"})],
+        restorationBudget="30m",
+        technicalRecovery={"checks": [{"name": "db-up", "resource": lag}]},
+        state={"actions": [{"name": "warm-cache", "job": {"spec": {"backoffLimit": 0, "template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "warm", "image": PAUSE}]}}}}}]},
+        traffic={"steps": [{"weight": 50}, {"weight": 100}], "targets": [
+            {"configMapKey": {"name": "retry-policy", "key": "budget", "from": 0, "to": 20}}]},
+        validation={"checks": [{"name": "a-available", "workload": {"kind": "Deployment", "name": "a"}}]})
+
+
+def given_a_small_shop(cluster: Cluster, ns: str) -> None:
+    """Service a (two pods held by their gate), its lag and retry-policy ConfigMaps."""
+    given_running_pods(cluster, ns, gated_service("a", 2), 2)
+    for name, data in {"db-lag": {"lag": "0"}, "retry-policy": {"budget": "0"}}.items():
+        cluster.client.create(ConfigMap(metadata=ObjectMeta(name=name), data=data), namespace=ns)
+
+
+def untouched(cluster: Cluster, ns: str, plan: str) -> bool:
+    """No status, no finalizer and no annotation of the operator's on the plan; no pod released."""
+    meta = cluster.client.get(RecoveryPlanResource, plan, namespace=ns).metadata
+    assert meta is not None
+    annotations = meta.annotations or {}
+    return (not plan_status(cluster, ns, plan) and not meta.finalizers
+            and not any("reentry.dev" in key or "kopf" in key for key in annotations)
+            and released_count(cluster, ns) == 0)
+
+
+#: kopf's fallback without the cluster-scoped ClusterRole: its namespace and CRD listings are refused
+#: (retried for about a minute, then it logs that it uses the listed namespaces as they are).
+CLUSTER_SCOPE_REFUSAL = re.compile(r'cannot (list|watch) resource "(namespaces|customresourcedefinitions)".* at the '
+                                   r"cluster scope|Not enough permissions to (list|watch for) (namespaces|resources)")
+
+
+@pytest.mark.parametrize("cluster_scoped_calls", [True, False], ids=["with-cluster-scoped-calls", "namespaced-only"])
+def test_namespace_scoped_mode_runs_a_drill_in_its_namespace_and_nothing_beyond(
+        cluster: Cluster, solo_namespace: str, elsewhere: str, tmp_path: Path, cluster_scoped_calls: bool) -> None:
+    watched = solo_namespace
+    # Given the chart installed to watch only `watched`: a Role there (and the small ClusterRole, by default)
+    values = {"watchNamespaces": [watched], "rbac": {"clusterScopedCalls": cluster_scoped_calls}}
+    with install(cluster, values) as (docs, release_ns):
+        assert len(of_kind(docs, "ClusterRole")) == int(cluster_scoped_calls)
+        assert {(d["kind"], d["metadata"].get("namespace")) for d in docs if d["kind"] in ("Role", "RoleBinding")} \
+            == {("Role", watched), ("RoleBinding", watched)}
+        args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert f"--namespace={watched}" in args and not any(a in ("-A", "--all-namespaces") for a in args)
+        account = one(docs, "ServiceAccount")["metadata"]["name"]
+        kubeconfig = token_kubeconfig(cluster, account, release_ns, tmp_path / "operator.kubeconfig")
+        print("\n" + as_operator(cluster, kubeconfig, "auth", "can-i", "--list", "-n", watched).stdout,
+              file=sys.stderr)
+
+        # And the same shop, with a plan of its own, in a namespace the chart does not watch
+        given_a_small_shop(cluster, watched)
+        given_a_small_shop(cluster, elsewhere)
+        apply_docs(cluster, elsewhere, [a_small_drill(SMALL_PLAN)])
+
+        log = tmp_path / "operator.log"
+        started = time.monotonic()
+        with operator_as(cluster, docs, kubeconfig, log) as (_, health):
+            # When a drill runs in the watched namespace
+            apply_docs(cluster, watched, [a_small_drill(SMALL_PLAN)])
+            run_the_job(cluster, watched, SMALL_PLAN, "warm-cache")
+            final = wait_phase(cluster, watched, SMALL_PLAN, "Restored", timeout=120)
+            print(f"\nnamespace-scoped drill (clusterScopedCalls={cluster_scoped_calls}) Restored "
+                  f"{time.monotonic() - started:.1f}s after the operator started", file=sys.stderr)
+
+            # Then it ran green under the namespaced role
+            assert released_count(cluster, watched) == 2
+            assert final["traffic"]["weight"] == 100
+            assert cluster.client.get(ConfigMap, "retry-policy", namespace=watched).data == {"budget": "20"}
+            assert "Restored" in {reason for reason, _ in events(cluster, watched, SMALL_PLAN)}
+
+            # And the plan elsewhere, there since before the operator started, is never touched
+            stays("the unwatched plan untouched", lambda: untouched(cluster, elsewhere, SMALL_PLAN), 3)
+            assert cluster.client.get(ConfigMap, "retry-policy", namespace=elsewhere).data == {"budget": "0"}
+            assert healthy(health)
+            if cluster_scoped_calls:
+                assert_never_refused(log)
+            else:  # only the calls without a namespace were refused, and kopf said it fell back
+                assert all(CLUSTER_SCOPE_REFUSAL.search(line) for line in refusals(log)), "\n".join(refusals(log))
+                assert "Falling back to a list of namespaces which are assumed to exist" in log.read_text()
+
+        # And with the operator's own token, the calls it makes in `watched` are refused elsewhere (403)
+        client = Client(config=KubeConfig.from_file(kubeconfig), field_manager="outsider")
+        pod = str(next(iter(cluster.client.list(Pod, namespace=elsewhere))).metadata.name)  # type: ignore[union-attr]
+        gate = {"status": {"conditions": [{"type": READINESS_GATE, "status": "True"}]}}
+        assert refused(lambda: client.patch(Pod.Status, pod, gate, namespace=elsewhere)) == 403
+        assert refused(lambda: list(client.list(Pod, namespace=elsewhere))) == 403
+        assert refused(lambda: client.get(ConfigMap, "retry-policy", namespace=elsewhere)) == 403
+        assert refused(lambda: client.patch(ConfigMap, "retry-policy", {"data": {"budget": "20"}},
+                                            namespace=elsewhere)) == 403
+        assert refused(lambda: client.create(Event(
+            metadata=ObjectMeta(generateName="reentry-"), reason="Restored", message="not here",
+            involvedObject=ObjectReference(kind="RecoveryPlan", name=SMALL_PLAN, namespace=elsewhere)),
+            namespace=elsewhere)) == 403
+        assert refused(lambda: list(client.list(RecoveryPlanResource, namespace=elsewhere))) == 403
+        assert refused(lambda: client.patch(RecoveryPlanResource.Status, SMALL_PLAN, {"status": {"phase": "Restored"}},
+                                            namespace=elsewhere)) == 403
+        assert refused(lambda: list(client.list(Pod, namespace=ALL_NS))) == 403  # not cluster-wide either
+        assert untouched(cluster, elsewhere, SMALL_PLAN)
