@@ -23,9 +23,18 @@ def _run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
     clusterwide = args.all_namespaces or not args.namespace
+    settings = kopf.OperatorSettings()
+    # Exact namespace names need no scan of the cluster's namespaces and CRDs: a namespace-scoped
+    # install (no cluster-wide list rights) then starts at once instead of after kopf's retries.
+    settings.scanning.disabled = not clusterwide and not any(_is_pattern(ns) for ns in args.namespace)
     kopf.run(standalone=True, clusterwide=clusterwide, namespaces=[] if clusterwide else args.namespace,
-             liveness_endpoint=args.liveness)
+             liveness_endpoint=args.liveness, settings=settings)
     return 0
+
+
+def _is_pattern(namespace: str) -> bool:
+    """kopf's namespace patterns (globs, negations, lists) need the namespace scan; plain names do not."""
+    return any(c in namespace for c in "*?[!,")
 
 
 def _sandbox(args: argparse.Namespace) -> int:
