@@ -48,6 +48,15 @@ def generation_observed(obj: dict[str, Any]) -> bool | None:
     return int(observed) >= int((obj.get("metadata") or {}).get("generation") or 0)
 
 
+def judge_number(key: str, value: Any, want: int) -> TargetObservation:
+    """A numeric key (a ConfigMap key, an annotation) judged against the value ``want``: in place is in effect,
+    as no controller reports having read it."""
+    in_place = value is not None and as_int(value) == want
+    return TargetObservation(found=True, in_place=in_place, effective=in_place,
+                             shows=f"{key}={value if value is not None else '<unset>'}",
+                             message="" if in_place else f"wants {key}={want}")
+
+
 def as_int(value: Any) -> int | None:
     """``value`` as an integer (``"12"``, ``12``, ``12.0``), or None when it is not one."""
     if isinstance(value, bool):

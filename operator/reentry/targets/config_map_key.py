@@ -17,7 +17,7 @@ from reentry import model
 from reentry.engine.observations import TargetObservation
 from reentry.engine.ramp import value_at
 from reentry.objects import Objects
-from reentry.targets.common import apply_fields, as_int, observe_with, ref
+from reentry.targets.common import apply_fields, judge_number, observe_with, ref
 
 
 def _target(spec: model.ConfigMapKeyTarget) -> model.ObjectRef:
@@ -26,12 +26,7 @@ def _target(spec: model.ConfigMapKeyTarget) -> model.ObjectRef:
 
 def judge(config_map: dict[str, Any], spec: model.ConfigMapKeyTarget, weight: int) -> TargetObservation:
     """The observation for a ConfigMap read from the API server (pure)."""
-    want = value_at(spec.from_, spec.to, weight)
-    value = (config_map.get("data") or {}).get(spec.key)
-    view = f"{spec.key}={value if value is not None else '<unset>'}"
-    in_place = value is not None and as_int(value) == want
-    return TargetObservation(found=True, in_place=in_place, effective=in_place, shows=view,
-                             message="" if in_place else f"wants {spec.key}={want}")
+    return judge_number(spec.key, (config_map.get("data") or {}).get(spec.key), value_at(spec.from_, spec.to, weight))
 
 
 async def observe(objects: Objects, plan_namespace: str, spec: model.ConfigMapKeyTarget,
