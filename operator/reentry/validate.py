@@ -172,11 +172,13 @@ def _objects(doc: Document) -> Iterator[tuple[Loc, dict[str, Any]]]:
 
 # ---- where checks and actions live in a spec ---------------------------------------------------
 
-_CHECK_LISTS: tuple[Loc, ...] = (
-    ("technicalRecovery", "checks"), ("identity", "checks"), ("state", "checks"), ("dependencies", "checks"),
-    ("traffic", "checks"), ("traffic", "analysis"), ("validation", "checks"),
-)
-_ACTION_LISTS: tuple[Loc, ...] = (("identity", "actions"), ("state", "actions"), ("dependencies", "actions"))
+#: Where each list of checks sits in a spec, in the order the stages run (the engine's sections;
+#: the traffic stage's analysis checks are ``traffic.analysis``).
+CHECK_LISTS: tuple[tuple[str, str], ...] = tuple(
+    ("traffic", "analysis") if section == validation.ANALYSIS else (section, "checks")
+    for section in validation.CHECK_SECTIONS)
+#: Where each list of actions sits in a spec, in the order the stages run.
+ACTION_LISTS: tuple[tuple[str, str], ...] = tuple((section, "actions") for section in validation.ACTION_SECTIONS)
 
 
 def _items(spec: model.RecoveryPlanSpec, lists: tuple[Loc, ...]) -> list[tuple[Loc, Any]]:
@@ -191,12 +193,12 @@ def _items(spec: model.RecoveryPlanSpec, lists: tuple[Loc, ...]) -> list[tuple[L
 
 def check_items(spec: model.RecoveryPlanSpec) -> list[tuple[Loc, model.Check]]:
     """Every check of a plan with its place in the spec, e.g. ``("state", "checks", 0)``."""
-    return _items(spec, _CHECK_LISTS)
+    return _items(spec, CHECK_LISTS)
 
 
 def action_items(spec: model.RecoveryPlanSpec) -> list[tuple[Loc, model.Action]]:
     """Every action of a plan with its place in the spec."""
-    return _items(spec, _ACTION_LISTS)
+    return _items(spec, ACTION_LISTS)
 
 
 # ---- references ------------------------------------------------------------------------------

@@ -18,12 +18,10 @@ from reentry.model import (
     START_ANNOTATION,
     Phase,
 )
+from reentry.validate import CHECK_LISTS
 
 #: How the approval annotation says where ``by`` came from.
 VERIFIED_BY = "SelfSubjectReview"
-# Where a spec keeps its checks (the traffic stage's analysis checks are checks too).
-_CHECK_LISTS = (("technicalRecovery", "checks"), ("identity", "checks"), ("state", "checks"),
-                ("dependencies", "checks"), ("traffic", "checks"), ("traffic", "analysis"), ("validation", "checks"))
 
 
 class ControlError(ValueError):
@@ -80,7 +78,7 @@ def approve_patch(username: str, comment: str | None) -> dict[str, Any]:
 def check_names(spec: Mapping[str, Any]) -> list[str]:
     """Every check name of a spec, in the order the stages run."""
     names = []
-    for section, key in _CHECK_LISTS:
+    for section, key in CHECK_LISTS:
         for check in ((spec.get(section) or {}).get(key) or []):
             if isinstance(check, Mapping) and check.get("name"):
                 names.append(str(check["name"]))
