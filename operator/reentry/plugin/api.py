@@ -74,14 +74,18 @@ class Api:
         ns = namespace or config.namespace
         return cls(Client(config=config, namespace=ns, field_manager=FIELD_MANAGER), ns)
 
+    def _refused(self, name: str, err: ApiError) -> PluginError:
+        """What to tell of an API error about one plan: a missing plan by name, else kubectl's wording."""
+        if err.status.code == 404:
+            return PluginError(f'recoveryplan "{name}" not found in namespace {self.namespace}')
+        return PluginError(describe(err))
+
     def get(self, name: str) -> dict[str, Any]:
         """The plan as a plain dict."""
         try:
             obj = self.client.get(RecoveryPlanResource, name, namespace=self.namespace)
         except ApiError as err:
-            if err.status.code == 404:
-                raise PluginError(f'recoveryplan "{name}" not found in namespace {self.namespace}') from err
-            raise PluginError(describe(err)) from err
+            raise self._refused(name, err) from err
         return _as_dict(obj)
 
     def plans(self, all_namespaces: bool) -> list[dict[str, Any]]:
@@ -102,9 +106,7 @@ class Api:
         try:
             obj = self.client.patch(RecoveryPlanResource, name, body, namespace=self.namespace, patch_type=kind)
         except ApiError as err:
-            if err.status.code == 404:
-                raise PluginError(f'recoveryplan "{name}" not found in namespace {self.namespace}') from err
-            raise PluginError(describe(err)) from err
+            raise self._refused(name, err) from err
         return _as_dict(obj)
 
     def whoami(self) -> str:
