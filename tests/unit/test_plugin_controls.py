@@ -73,3 +73,13 @@ def test_usage_errors_and_a_missing_kubeconfig_exit_3_not_2(tmp_path, capsys, mo
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
     assert command.main(["status", "p", "--kubeconfig", str(tmp_path / "missing")]) == render.EXIT_ERROR
     assert f"no kubeconfig at {tmp_path / 'missing'}" in capsys.readouterr().err
+
+
+def test_a_kubeconfig_that_is_not_yaml_is_named_by_line_without_quoting_it(tmp_path, capsys):
+    token = "s3cr3t-t0ken-value"
+    broken = tmp_path / "kubeconfig"
+    broken.write_text(f"apiVersion: v1\nusers:\n- name: u\n  user:\n    token: {token}: oops\n")
+    assert command.main(["list", "--kubeconfig", str(broken)]) == render.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"kubeconfig {broken}: not valid YAML at line 5: mapping values are not allowed here" in err
+    assert token not in err

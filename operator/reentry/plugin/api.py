@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from lightkube import ApiError, Client
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.resources.authentication_v1 import SelfSubjectReview
@@ -69,6 +70,12 @@ class Api:
                 raise PluginError(f"kubeconfig {path}: no current context (pass --context)")
         except PluginError:
             raise
+        except yaml.YAMLError as err:
+            # PyYAML's message quotes the offending line, which in a kubeconfig may hold a token or a key.
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(err, "problem", None) or type(err).__name__
+            raise PluginError(f"kubeconfig {path}: not valid YAML{where}: {problem}") from err
         except Exception as err:  # lightkube raises ConfigError, KeyError, ... for a bad file or context
             raise PluginError(f"kubeconfig {path}: {err}") from err
         ns = namespace or config.namespace
