@@ -95,16 +95,9 @@ async def _probe_all(kube: Kube, objects: Objects, namespace: str, wanted: list[
     return {c.name: r for c, r in zip(wanted, results, strict=True)}
 
 
-def _targets_watched(status: model.RecoveryPlanStatus | None) -> bool:
-    """Targets are read while the ramp runs, and while an aborted plan walks them back to 0."""
-    if ramp_under_way(status):
-        return True
-    return bool(status and status.traffic and status.traffic.state == model.TrafficState.ABORTING)
-
-
 async def _observe_targets(objects: Objects, namespace: str, spec: model.RecoveryPlanSpec,
                            status: model.RecoveryPlanStatus | None) -> dict[str, TargetObservation]:
-    if not _targets_watched(status) or status is None or status.traffic is None:
+    if not ramp_under_way(status) or status is None or status.traffic is None:
         return {}
     weight = status.traffic.weight
     seen = await asyncio.gather(*(targets.observe(objects, namespace, t, weight) for t in spec.traffic.targets))

@@ -115,7 +115,8 @@ def next_deadline(status: RecoveryPlanStatus | None) -> datetime | None:
 
 
 def ramp_under_way(status: RecoveryPlanStatus | None) -> bool:
-    """True while the traffic ramp has started and not finished (its targets are then observed)."""
+    """True while the traffic ramp has started and not finished, walking back to 0 after an abort included:
+    the shell then reads the targets."""
     state = status.traffic.state if status and status.traffic else None
     return state is not None and state != TrafficState.DONE
 

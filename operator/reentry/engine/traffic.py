@@ -94,6 +94,12 @@ def _labels(spec: TrafficStage) -> list[str]:
     return [t.label for t in spec.targets]
 
 
+def _dry_run(target: TargetStatus, weight: int) -> TargetStatus:
+    """A dry run writes nothing and counts every target as showing the weight it would have been given."""
+    return target.model_copy(update={"weight": weight, "inPlace": True, "effective": True,
+                                     "message": f"dry run: would set weight {weight}"})
+
+
 class _Ramp:
     """The working state of one ramp decision."""
 
@@ -122,9 +128,7 @@ class _Ramp:
             seen = self.view.targets.get(label)
             before = known.get(label) or TargetStatus(name=label)
             if self.view.dry_run:
-                updated.append(before.model_copy(update={
-                    "weight": weight, "inPlace": True, "effective": True,
-                    "message": f"dry run: would set weight {weight}"}))
+                updated.append(_dry_run(before, weight))
                 continue
             if seen is None:
                 updated.append(before)
@@ -140,7 +144,7 @@ class _Ramp:
             if not seen.in_place and seen.found:
                 stale.append(label)
         self.set(targets=updated)
-        if stale and not self.view.dry_run:
+        if stale:
             self._write(stale)
 
     def _write(self, labels: list[str]) -> None:
@@ -162,23 +166,25 @@ class _Ramp:
 
     # -- moving the weight -----------------------------------------------------------------------
 
-    def move(self, step: int, weight: int, state: TrafficState, reason: str) -> None:
-        """Decide a new weight: every target is written with it."""
-        history = [*self.status.history, WeightChange(weight=weight, at=self.stamp, reason=reason)]
-        self.set(step=step, weight=weight, state=state, holdUntil=None,
-                 history=history[-HISTORY_LIMIT:],
-                 targets=[t.model_copy(update={"inPlace": False, "effective": False}) for t in self.status.targets])
-        self._ensure_target_entries()
-        if self.spec.targets and not self.view.dry_run:
-            self._write(_labels(self.spec))
-        elif self.view.dry_run:
-            self.set(targets=[t.model_copy(update={"weight": weight, "inPlace": True, "effective": True,
-                                                   "message": f"dry run: would set weight {weight}"})
-                              for t in self.status.targets])
+    def decide(self, weight: int, reason: str, **fields: object) -> None:
+        """Record a new weight in status (and history) and ask for it on every target.
 
-    def _ensure_target_entries(self) -> None:
+        Until the targets are read again, none counts as showing it (a dry run pretends they do).
+        """
+        history = [*self.status.history, WeightChange(weight=weight, at=self.stamp, reason=reason)]
+        self.set(weight=weight, history=history[-HISTORY_LIMIT:], **fields)
         known = {t.name: t for t in self.status.targets}
-        self.set(targets=[known.get(label) or TargetStatus(name=label) for label in _labels(self.spec)])
+        entries = [known.get(label) or TargetStatus(name=label) for label in _labels(self.spec)]
+        if self.view.dry_run:
+            self.set(targets=[_dry_run(t, weight) for t in entries])
+            return
+        self.set(targets=[t.model_copy(update={"inPlace": False, "effective": False}) for t in entries])
+        if entries:
+            self._write(_labels(self.spec))
+
+    def move(self, step: int, weight: int, state: TrafficState, reason: str) -> None:
+        """Go to another step of the ramp (forward, or back after a breach)."""
+        self.decide(weight, reason, step=step, state=state, holdUntil=None)
 
     def _next(self) -> tuple[int, int] | None:
         """The step after the current one and its weight, or None when the ramp is complete."""
@@ -337,13 +343,7 @@ class _Ramp:
         return lower[-1] if lower else 0
 
     def _abort_move(self, weight: int) -> None:
-        history = [*self.status.history, WeightChange(weight=weight, at=self.stamp, reason="abort")]
-        self.set(weight=weight, history=history[-HISTORY_LIMIT:],
-                 holdUntil=format_time(self.now + parse_duration(self.spec.abort.interval)),
-                 targets=[t.model_copy(update={"inPlace": False, "effective": False}) for t in self.status.targets])
-        self._ensure_target_entries()
-        if self.spec.targets and not self.view.dry_run:
-            self._write(_labels(self.spec))
+        self.decide(weight, "abort", holdUntil=format_time(self.now + parse_duration(self.spec.abort.interval)))
 
     def abort_walk(self) -> None:
         self._observe_targets()
