@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-import yaml
 from pydantic import ValidationError
 
-from reentry import model
+from reentry import model, validate
 from reentry.engine import storm
 from reentry.errors import describe_validation_error
 
@@ -31,12 +30,15 @@ class LoadedPlan:
 def load_plan(path: Path, name: str | None = None) -> LoadedPlan:
     """The RecoveryPlan in a YAML file (of one or several documents); ``name`` picks one of several."""
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+        text = path.read_text()
     except OSError as err:
         raise SimulateError(f"{path}: {err.strerror or err}") from err
-    except yaml.YAMLError as err:
-        raise SimulateError(f"{path}: not valid YAML: {err}") from err
-    plans = [d for d in docs if isinstance(d, dict) and d.get("kind") == model.KIND]
+    # The reader `reentry validate` uses: a YAML error is named by line, never by quoting the line
+    # (a bundle may carry a Secret).
+    docs, problems = validate.read_documents(str(path), text)
+    if problems:
+        raise SimulateError(str(problems[0]))
+    plans = [d.data for d in docs if isinstance(d.data, dict) and d.data.get("kind") == model.KIND]
     names = [str((d.get("metadata") or {}).get("name", "<unnamed>")) for d in plans]
     if not plans:
         raise SimulateError(f"{path}: no {model.KIND} in the file")

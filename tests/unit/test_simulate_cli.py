@@ -93,3 +93,14 @@ def test_the_docs_chart_is_the_commands_chart(tmp_path, capsys):
     assert main(["simulate", str(EXAMPLE), "--plot", str(chart)]) == 0
     capsys.readouterr()
     assert chart.read_text() == (ROOT / "docs" / "simulate-example.svg").read_text()
+
+
+def test_a_yaml_error_is_named_by_line_without_quoting_the_line(tmp_path, capsys):
+    bundle = tmp_path / "bundle.yaml"
+    bundle.write_text(EXAMPLE.read_text() + "---\napiVersion: v1\nkind: Secret\nstringData:\n"
+                      "  password: hunter2-value: oops\n")
+    line = bundle.read_text().splitlines().index("  password: hunter2-value: oops") + 1
+    assert main(["simulate", str(bundle)]) == 1
+    err = capsys.readouterr().err
+    assert f"reentry simulate: {bundle}:{line}: YAML: mapping values are not allowed here" in err
+    assert "hunter2" not in err
