@@ -196,9 +196,9 @@ def section(cls: type[BaseModel]) -> str:
 def render() -> str:
     """The whole reference as committed in docs/api.md."""
     found = models()
-    status_models = [m for m in found if m is model.RecoveryPlanStatus or found.index(m) > found.index(
-        model.RecoveryPlanStatus)]
-    spec_models = [m for m in found if m not in status_models]
+    # models() visits the spec first, so the status and what only it uses come last.
+    split = found.index(model.RecoveryPlanStatus)
+    spec_models, status_models = found[:split], found[split:]
     parts = [HEADER, "## Spec\n", *[section(m) for m in spec_models],
              "## Status\n\nWritten by the operator on every evaluation that changes something; read it, do not "
              "write it.\n", *[section(m) for m in status_models]]
