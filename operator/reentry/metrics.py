@@ -156,30 +156,29 @@ class Metrics:
             return
         seen = self._seen.setdefault(key, _Seen())
         status = decision.status
-        plan = (namespace, name)
 
-        if status.phase is not None and self._changed(seen, "phase", plan, status.phase):
+        if status.phase is not None and self._changed(seen, "phase", key, status.phase):
             for phase in Phase:
-                self.phase.labels(*plan, phase.value).set(1 if phase == status.phase else 0)
-                self._own(key, "phase", (*plan, phase.value))
+                self.phase.labels(*key, phase.value).set(1 if phase == status.phase else 0)
+                self._own(key, "phase", (*key, phase.value))
 
         self._record_stages(seen, before, status)
         self._record_checks(key, seen, status)
 
         weight = status.traffic.weight if status.traffic else 0
-        if self._changed(seen, "weight", plan, weight):
-            self.weight.labels(*plan).set(weight)
-            self._own(key, "weight", plan)
+        if self._changed(seen, "weight", key, weight):
+            self.weight.labels(*key).set(weight)
+            self._own(key, "weight", key)
         self._record_step_backs(key, seen, before, status)
 
         for release in decision.actions:
             if release.pods:
-                self.pods_released.labels(*plan, release.service).inc(len(release.pods))
-                self._own(key, "pods_released", (*plan, release.service))
+                self.pods_released.labels(*key, release.service).inc(len(release.pods))
+                self._own(key, "pods_released", (*key, release.service))
 
-        if status.restoration is not None and self._changed(seen, "budget", plan, status.restoration.exceeded):
-            self.budget_exceeded.labels(*plan).set(1 if status.restoration.exceeded else 0)
-            self._own(key, "budget_exceeded", plan)
+        if status.restoration is not None and self._changed(seen, "budget", key, status.restoration.exceeded):
+            self.budget_exceeded.labels(*key).set(1 if status.restoration.exceeded else 0)
+            self._own(key, "budget_exceeded", key)
         self._record_restoration(seen, before, status)
 
     def _record_stages(self, seen: _Seen, before: RecoveryPlanStatus | None, status: RecoveryPlanStatus) -> None:
@@ -222,10 +221,10 @@ class Metrics:
         now = status.traffic.stepBacks if status.traffic else 0
         if seen.step_backs is None:  # first sight of this plan by this process: count from its status
             seen.step_backs = before.traffic.stepBacks if before and before.traffic else 0
-        counter = self.step_backs.labels(*key)  # exists from the start at 0, so increase() sees the first one
-        self._own(key, "step_backs", key)
+            self.step_backs.labels(*key)  # exists from the start at 0, so increase() sees the first one
+            self._own(key, "step_backs", key)
         if now > seen.step_backs:
-            counter.inc(now - seen.step_backs)
+            self.step_backs.labels(*key).inc(now - seen.step_backs)
         seen.step_backs = now  # a fresh ramp counts from 0 again
 
     def _record_restoration(self, seen: _Seen, before: RecoveryPlanStatus | None, status: RecoveryPlanStatus) -> None:
