@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,19 @@ class MissingReference(LookupError):
 
 class InvalidMaterial(ValueError):
     """What a referenced key holds cannot be used: a CA bundle that is not PEM, a value that is not text."""
+
+
+# What h11 (under httpx) sends as a header value, ASCII only as httpx encodes it: words of anything but NUL and
+# whitespace, spaces or tabs between them. Anything else fails inside httpx with the value quoted in the error.
+_HEADER_VALUE = re.compile(r"(?:[^\x00 \t\n\r\x0b\x0c]+(?:[ \t]+[^\x00 \t\n\r\x0b\x0c]+)*)?")
+
+
+def _header_value(value: str, where: str) -> str:
+    """``value`` when it can be sent as a header; else :class:`InvalidMaterial` naming ``where``, never the value."""
+    if not (value.isascii() and _HEADER_VALUE.fullmatch(value)):
+        raise InvalidMaterial(f"{where} cannot be sent as an HTTP header value (a line break, a NUL or non-ASCII "
+                              "character, or leading or trailing whitespace)")
+    return value
 
 
 def _ref(kind: str, name: str, namespace: str) -> model.ObjectRef:
@@ -110,10 +124,13 @@ async def session(objects: Objects, namespace: str, spec: model.HttpClient) -> A
     headers: dict[str, str] = {}
     auth: httpx.BasicAuth | None = None
     if spec.headersFrom:
-        headers.update(await _data(objects, "Secret", spec.headersFrom, namespace))
+        for key, value in (await _data(objects, "Secret", spec.headersFrom, namespace)).items():
+            headers[key] = _header_value(value, f"Secret {spec.headersFrom} in namespace {namespace}: key {key}")
     if spec.auth and spec.auth.bearerToken:
-        token = await read_key(objects, "Secret", spec.auth.bearerToken, namespace)
-        headers["Authorization"] = f"Bearer {token.strip()}"
+        ref = spec.auth.bearerToken
+        token = await read_key(objects, "Secret", ref, namespace)
+        where = f"Secret {ref.name} in namespace {ref.namespace or namespace}: key {ref.key}"
+        headers["Authorization"] = f"Bearer {_header_value(token.strip(), where)}"
     if spec.auth and spec.auth.basicAuthSecret:
         secret = spec.auth.basicAuthSecret
         credentials = await _data(objects, "Secret", secret, namespace)
@@ -142,6 +159,9 @@ def describe_transport_error(err: httpx.TransportError, url: str, timeout: str) 
     where = shown_url(url)
     if isinstance(err, httpx.TimeoutException):
         return f"{where}: no answer within {timeout} ({type(err).__name__})"
+    if isinstance(err, httpx.LocalProtocolError):
+        # Raised while the request is put together; its words may quote a header value, which may be a credential.
+        return f"{where}: the request could not be sent ({type(err).__name__})"
     cause = str(err) or type(err).__name__
     if "CERTIFICATE_VERIFY_FAILED" in cause or "certificate verify failed" in cause:
         return f"{where}: TLS: the server's certificate does not verify ({cause})"

@@ -303,3 +303,21 @@ def test_secret_values_are_decoded_not_shown(cluster: Cluster, namespace: str, s
     result = probe(cluster, namespace, http={"url": server.url("/x"), "headersFrom": "hdr"})
     assert result.outcome == Outcome.PASS
     assert "plain value" not in (result.message + str(result.observed))
+
+
+def test_a_secret_value_that_cannot_be_a_header_is_named_not_shown(cluster: Cluster, namespace: str,
+                                                                   server: Recorder):
+    # A value written with a trailing newline (echo > file; --from-file) is no valid header value; httpx's own
+    # error would quote it. The plan's Secret is what is wrong, named by key, and nothing is sent.
+    server.answer("/x", body="{}")
+    secret(cluster, namespace, "hdr", {"X-Key": "s3cr3t-value\n"})
+    secret(cluster, namespace, "tok", {"token": "s3cr3t\ntoken"})
+    result = probe(cluster, namespace, http={"url": server.url("/x"), "headersFrom": "hdr"})
+    assert (result.outcome, result.failure) == (Outcome.ERROR, FailureClass.INVALID_CONFIGURATION)
+    assert f"Secret hdr in namespace {namespace}: key X-Key cannot be sent as an HTTP header value" in result.message
+    token = probe(cluster, namespace, http={"url": server.url("/x"), "auth": {"bearerToken": {"name": "tok",
+                                                                                              "key": "token"}}})
+    assert (token.outcome, token.failure) == (Outcome.ERROR, FailureClass.INVALID_CONFIGURATION)
+    assert f"Secret tok in namespace {namespace}: key token cannot be sent" in token.message
+    assert "s3cr3t" not in result.message + token.message
+    assert server.arrived("/x") == []

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 
 from reentry.checks.http import judge
-from reentry.httpclient import shown_url
+from reentry.httpclient import describe_transport_error, shown_url
 from reentry.model import FailureClass, HttpCheck, Outcome
 
 
@@ -87,3 +88,10 @@ def test_long_values_are_cut_for_status() -> None:
 
 def test_urls_shown_in_status_carry_no_credentials() -> None:
     assert shown_url("https://user:pw@cache.shop:8443/flush?token=s3cret") == "https://cache.shop:8443/flush"
+
+
+def test_a_request_that_could_not_be_put_together_is_described_without_its_headers() -> None:
+    # h11 quotes the offending header value, which may be a credential
+    err = httpx.LocalProtocolError("Illegal header value b'Bearer s3cret\\n'")
+    described = describe_transport_error(err, "https://cache.shop/flush?token=t", "5s")
+    assert described == "https://cache.shop/flush: the request could not be sent (LocalProtocolError)"
