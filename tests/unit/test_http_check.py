@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+import ssl
+from typing import Any, cast
 
 import httpx2 as httpx
 import pytest
 
 from reentry.checks.http import judge
-from reentry.httpclient import describe_transport_error, shown_url
+from reentry.httpclient import describe_transport_error, session, shown_url, system_trust
 from reentry.model import FailureClass, HttpCheck, Outcome
+from reentry.objects import Objects
 
 
 def spec(**fields: Any) -> HttpCheck:
@@ -95,3 +98,20 @@ def test_a_request_that_could_not_be_put_together_is_described_without_its_heade
     err = httpx.LocalProtocolError("Illegal header value b'Bearer s3cret\\n'")
     described = describe_transport_error(err, "https://cache.shop/flush?token=t", "5s")
     assert described == "https://cache.shop/flush: the request could not be sent (LocalProtocolError)"
+
+
+def _ssl_context(check: HttpCheck) -> Any:
+    async def opened() -> Any:
+        # Without Secrets or a caBundle nothing is read through Objects.
+        async with session(cast(Objects, None), "shop", check) as http:
+            return http.client._transport._pool._ssl_context  # httpx's own: where its connections take TLS from
+    return asyncio.run(opened())
+
+
+def test_probes_without_a_ca_bundle_share_the_system_trust_loaded_once() -> None:
+    # Loading the system's CA store costs ~40 ms of CPU; a probe runs twice a second per check.
+    assert _ssl_context(spec()) is system_trust()
+    assert _ssl_context(spec(url="https://orders.shop/", tls={"serverName": "orders"})) is system_trust()
+    assert system_trust().verify_mode == ssl.CERT_REQUIRED and system_trust().check_hostname
+    skipped = _ssl_context(spec(tls={"insecureSkipVerify": True}))
+    assert skipped is not system_trust() and skipped.verify_mode == ssl.CERT_NONE
