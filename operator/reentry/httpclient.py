@@ -87,8 +87,11 @@ async def _ca_bundle(objects: Objects, source: model.KeySource, namespace: str) 
     assert source.url is not None  # KeySource holds exactly one
     async with httpx.AsyncClient(timeout=10) as client:  # a CA bundle by URL is verified by the system's trust
         response = await client.get(source.url)
-        response.raise_for_status()
-        return response.text
+    if not response.is_success:
+        # httpx's own words would quote the whole URL, whose query may carry a credential.
+        raise httpx.HTTPStatusError(f"the CA bundle at {shown_url(source.url)} answered {response.status_code} "
+                                    f"{response.reason_phrase}", request=response.request, response=response)
+    return response.text
 
 
 @functools.cache

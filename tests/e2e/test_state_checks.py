@@ -321,3 +321,12 @@ def test_a_secret_value_that_cannot_be_a_header_is_named_not_shown(cluster: Clus
     assert f"Secret tok in namespace {namespace}: key token cannot be sent" in token.message
     assert "s3cr3t" not in result.message + token.message
     assert server.arrived("/x") == []
+
+
+def test_a_ca_bundle_url_that_refuses_is_named_without_its_query(cluster: Cluster, namespace: str, server: Recorder):
+    server.answer("/ca.pem", status=403, body="denied", content_type="text/plain")
+    tls = {"caBundle": {"url": server.url("/ca.pem") + "?sig=s3cret"}}
+    result = probe(cluster, namespace, http={"url": "https://127.0.0.1:1/healthz", "tls": tls})
+    assert (result.outcome, result.failure) == (Outcome.ERROR, FailureClass.UNAUTHORIZED)
+    assert f"the CA bundle at {server.url('/ca.pem')} answered 403 Forbidden" in result.message
+    assert "s3cret" not in result.message
