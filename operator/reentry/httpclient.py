@@ -23,17 +23,17 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx2 as httpx
 
 from reentry import model
-from reentry.objects import Objects
+from reentry.objects import NamedCause, Objects
 
 __all__ = ["InvalidMaterial", "MissingReference", "Session", "describe_transport_error", "read_key", "session",
            "shown_url"]
 
 
-class MissingReference(LookupError):
+class MissingReference(NamedCause, LookupError):
     """A Secret or ConfigMap the spec names, or one of its keys, does not exist (the spec is wrong)."""
 
 
-class InvalidMaterial(ValueError):
+class InvalidMaterial(NamedCause, ValueError):
     """What a referenced key holds cannot be used: a CA bundle that is not PEM, a value that is not text."""
 
 

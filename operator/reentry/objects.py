@@ -26,7 +26,11 @@ GenericResource = Any
 _VERBS = ["delete", "deletecollection", "get", "global_list", "global_watch", "list", "patch", "post", "put", "watch"]
 
 
-class UnknownKind(LookupError):
+class NamedCause(Exception):
+    """An error whose message names its cause in full: :func:`describe_error` shows it without the type's name."""
+
+
+class UnknownKind(NamedCause, LookupError):
     """The API server serves no such kind in that apiVersion."""
 
 
@@ -168,7 +172,7 @@ def describe_error(err: Exception) -> str:
     """One line naming what went wrong, for a status message: the API server's own words when it answered."""
     if isinstance(err, ApiError):
         return f"{err.status.code} {err.status.reason or 'error'}: {err.status.message}"
-    if isinstance(err, UnknownKind):
+    if isinstance(err, NamedCause):
         return str(err)
     return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 

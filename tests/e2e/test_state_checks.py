@@ -292,6 +292,7 @@ def test_invalidate_with_a_missing_secret_fails_naming_it(cluster: Cluster, name
     assert result.state == ActionState.FAILED
     assert "Secret nope not found" in result.message
     assert server.arrived() == []
+    assert result.message == f"invalidate action flush: Secret nope not found in namespace {namespace}"
 
 
 def test_secret_values_are_decoded_not_shown(cluster: Cluster, namespace: str, server: Recorder):

@@ -58,3 +58,12 @@ def test_a_bug_is_not_classified() -> None:
 ])
 def test_http_status_classes(code: int, failure: FailureClass) -> None:
     assert for_status(code) == failure
+
+
+def test_a_missing_reference_reads_as_its_message_alone() -> None:
+    from reentry.objects import describe_error
+    assert describe_error(MissingReference("Secret nope not found in namespace shop")) \
+        == "Secret nope not found in namespace shop"
+    assert describe_error(InvalidMaterial("the CA bundle is not a PEM certificate bundle")) \
+        == "the CA bundle is not a PEM certificate bundle"
+    assert describe_error(KeyError("x")) == "KeyError: 'x'"  # a bare message needs its type to be read
