@@ -10,8 +10,10 @@ Every kind offers two calls, both judged against a weight (0..100, percent to th
   wrote, False when the object already showed them (so a step costs one write per target, and
   a repeated call none).
 
-The engine decides the weight; the controller calls these. A missing object or a refused write
-comes back as an observation (found False / a message), never as an exception escaping the module.
+The engine decides the weight; the controller calls these. ``observe`` never raises: a missing
+object or a refused read comes back as an observation (found False, with a message). ``apply``
+raises the refusal (``TargetError``, the API server's ``ApiError``): the controller reports it as
+one Warning Event and the next evaluation, finding the target still not showing the weight, tries again.
 """
 
 from __future__ import annotations
