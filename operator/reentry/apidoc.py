@@ -89,9 +89,32 @@ def type_text(tp: Any, metadata: list[Any] | None = None) -> str:
     return names.get(tp, getattr(tp, "__name__", str(tp)))
 
 
+#: Patterns a reader knows by name, said in words instead of the regular expression.
+_PATTERN_WORDS = {
+    model.NAME_PATTERN: "a Kubernetes object name (DNS-1123 subdomain)",
+    model.DNS_LABEL_PATTERN: "a DNS-1123 label",
+    model.API_VERSION_PATTERN: "group/version or version",
+    model.DATA_KEY_PATTERN: "a ConfigMap or Secret key",
+    model.QUALIFIED_NAME_PATTERN: "an annotation key ([prefix/]name)",
+}
+
+
+def _inner_metadata(tp: Any) -> list[Any]:
+    """Constraints carried by an ``Annotated`` type inside an optional or a list (``NamespaceName | None``)."""
+    if get_origin(tp) is Annotated:
+        found: list[Any] = []
+        for item in get_args(tp)[1:]:
+            found += item.metadata if isinstance(item, FieldInfo) else [item]
+        return found
+    if get_origin(tp) in (Union, types.UnionType, list):
+        return [m for arg in get_args(tp) for m in _inner_metadata(arg)]
+    return []
+
+
 def _constraints(info: FieldInfo) -> list[str]:
     notes = []
-    for item in info.metadata:
+    metadata = info.metadata or _inner_metadata(info.annotation)
+    for item in metadata:
         if isinstance(item, annotated_types.Ge):
             notes.append(f"at least {item.ge}")
         elif isinstance(item, annotated_types.Gt):
@@ -105,8 +128,10 @@ def _constraints(info: FieldInfo) -> list[str]:
                          f"{'' if item.min_length == 1 else 's'}")
         elif isinstance(item, annotated_types.MaxLen):
             notes.append(f"at most {item.max_length} characters")
-    pattern = _pattern(info.metadata)
-    if pattern and pattern != model.DURATION_PATTERN:
+    pattern = _pattern(metadata)
+    if pattern in _PATTERN_WORDS:
+        notes.append(_PATTERN_WORDS[pattern])
+    elif pattern and pattern != model.DURATION_PATTERN:
         notes.append(f"pattern `{pattern}`")
     return notes
 

@@ -35,6 +35,20 @@ DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+#: A DNS-1123 subdomain: what the API server accepts as the name of almost every kind. It can hold
+#: nothing a URL path reads as another segment ("/", "..", "%"), which is why every name a plan
+#: gives the operator to read or write must match it (the kinds that allow other names, such as
+#: RBAC's ``system:`` roles, cannot be named by a plan).
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+#: ``v1``, ``apps/v1``, ``gateway.networking.k8s.io/v1beta1``: a group (a subdomain) and a version.
+API_VERSION_PATTERN = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                       r"v[0-9]+((alpha|beta)[0-9]+)?$")
+KIND_PATTERN = r"^[A-Za-z][A-Za-z0-9]*$"
+#: A key of a ConfigMap's or a Secret's data.
+DATA_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
+#: An annotation or label key: an optional subdomain prefix and a name.
+QUALIFIED_NAME_PATTERN = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                          r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -46,6 +60,11 @@ def parse_duration(text: str) -> timedelta:
 
 
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN, description="A duration such as 10s, 5m or 1h30m.")]
+ObjectName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=253)]
+NamespaceName = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, max_length=63)]
+ServiceName = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, max_length=63)]
+DataKey = Annotated[str, Field(pattern=DATA_KEY_PATTERN, max_length=253)]
+QualifiedName = Annotated[str, Field(pattern=QUALIFIED_NAME_PATTERN, max_length=316)]
 
 
 class _Model(BaseModel):
@@ -130,24 +149,25 @@ class Comparison(_Model):
 class ObjectRef(_Model):
     """Any Kubernetes object, in the plan's namespace unless another is named."""
 
-    apiVersion: str = Field(min_length=1, description="e.g. apps/v1, v1, gateway.networking.k8s.io/v1")
-    kind: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    namespace: str | None = None
+    apiVersion: str = Field(pattern=API_VERSION_PATTERN, max_length=253,
+                            description="e.g. apps/v1, v1, gateway.networking.k8s.io/v1")
+    kind: str = Field(pattern=KIND_PATTERN, max_length=63)
+    name: ObjectName
+    namespace: NamespaceName | None = None
 
 
 class WorkloadCheck(_Model):
     """A Deployment or StatefulSet has rolled out: current generation observed, enough replicas available."""
 
     kind: str = Field(default="Deployment", pattern=r"^(Deployment|StatefulSet)$")
-    name: str = Field(min_length=1)
+    name: ObjectName
     minAvailable: int | None = Field(default=None, ge=0, description="Defaults to spec.replicas.")
 
 
 class EndpointsCheck(_Model):
     """A Service shows enough ready endpoints in its EndpointSlices."""
 
-    service: str = Field(min_length=1)
+    service: ServiceName
     minReady: int = Field(default=1, ge=0)
 
 
@@ -160,9 +180,9 @@ class ResourceCheck(ObjectRef, Comparison):
 class LeaseTarget(_Model):
     """coordination.k8s.io Leases: those named plus those selected; with neither, every Lease of the namespace."""
 
-    names: list[str] = Field(default_factory=list)
+    names: list[ObjectName] = Field(default_factory=list)
     selector: LabelSelector | None = None
-    namespace: str | None = None
+    namespace: NamespaceName | None = None
 
 
 class LeasesCheck(LeaseTarget):
@@ -175,9 +195,9 @@ class LeasesCheck(LeaseTarget):
 class KeyRef(_Model):
     """One key of a Secret or a ConfigMap, in the plan's namespace unless another is named."""
 
-    name: str = Field(min_length=1)
-    key: str = Field(min_length=1)
-    namespace: str | None = None
+    name: ObjectName
+    key: DataKey
+    namespace: NamespaceName | None = None
 
 
 class KeySource(_Model):
@@ -207,7 +227,7 @@ class HttpAuth(_Model):
     """Credentials from a Secret: a bearer token, or basic auth (keys username and password)."""
 
     bearerToken: KeyRef | None = Field(default=None, description="Sent as Authorization: Bearer <token>.")
-    basicAuthSecret: str | None = Field(default=None, description="A Secret with keys username and password.")
+    basicAuthSecret: ObjectName | None = Field(default=None, description="A Secret with keys username and password.")
 
     @model_validator(mode="after")
     def _one_scheme(self) -> Self:
@@ -222,7 +242,8 @@ class HttpClient(_Model):
     timeout: Duration = Field(default="5s", description="Per request.")
     tls: TlsOptions | None = None
     auth: HttpAuth | None = None
-    headersFrom: str | None = Field(default=None, description="A Secret whose keys and values are sent as headers.")
+    headersFrom: ObjectName | None = Field(default=None,
+                                           description="A Secret whose keys and values are sent as headers.")
 
 
 # ---- identity kinds -----------------------------------------------------------------------------
@@ -231,8 +252,8 @@ class HttpClient(_Model):
 class ServiceAccountTokenCheck(_Model):
     """TokenRequest for the ServiceAccount, then TokenReview: authenticated, with the audiences asked for."""
 
-    serviceAccount: str = Field(min_length=1)
-    namespace: str | None = None
+    serviceAccount: ObjectName
+    namespace: NamespaceName | None = None
     audiences: list[str] = Field(default_factory=list, description="Defaults to the API server's own audience.")
     expirationSeconds: int = Field(default=600, ge=600, description="Lifetime of the token asked for (at least "
                                    "600, the API server's minimum); the token is used once and never stored.")
@@ -241,16 +262,16 @@ class ServiceAccountTokenCheck(_Model):
 class CertificatePeer(_Model):
     """The other side of an mTLS pair: its TLS Secret and the CA bundle it trusts."""
 
-    secret: str = Field(min_length=1)
-    namespace: str | None = None
+    secret: ObjectName
+    namespace: NamespaceName | None = None
     caBundle: KeySource | None = Field(default=None, description="Defaults to the peer Secret's own ca.crt.")
 
 
 class CertificateCheck(_Model):
     """A TLS Secret (tls.crt, tls.key, optional ca.crt): chain, expiry margin, key match, names."""
 
-    secret: str = Field(min_length=1)
-    namespace: str | None = None
+    secret: ObjectName
+    namespace: NamespaceName | None = None
     caBundle: KeySource | None = Field(default=None, description="Defaults to the Secret's own ca.crt.")
     minValidity: Duration | None = Field(default=None, description="At least this long left before expiry.")
     dnsNames: list[str] = Field(default_factory=list, description="Subject alternative names that must be present.")
@@ -301,22 +322,22 @@ class FreshnessRule(StrEnum):
 class FreshnessClients(_Model):
     """The Secret that keeps what the clients were given during the outage."""
 
-    name: str = Field(min_length=1)
-    namespace: str | None = None
-    key: str | None = Field(default=None, description="Rules KeyId and Fingerprint: its key (defaults to the "
+    name: ObjectName
+    namespace: NamespaceName | None = None
+    key: DataKey | None = Field(default=None, description="Rules KeyId and Fingerprint: its key (defaults to the "
                             "restored Secret's key).")
 
 
 class SecretFreshnessCheck(_Model):
     """The restored Secret is not older than the material the clients were given during the outage."""
 
-    secret: str = Field(min_length=1, description="The restored Secret.")
-    namespace: str | None = None
+    secret: ObjectName = Field(description="The restored Secret.")
+    namespace: NamespaceName | None = None
     clients: FreshnessClients = Field(description="Where the material the clients hold is kept.")
     rule: FreshnessRule = Field(default=FreshnessRule.VERSION)
-    versionAnnotation: str = Field(default="reentry.dev/version", min_length=1,
+    versionAnnotation: QualifiedName = Field(default="reentry.dev/version",
                                    description="Rule Version: the annotation both Secrets carry.")
-    key: str | None = Field(default=None, description="Rules KeyId and Fingerprint: the restored Secret's key.")
+    key: DataKey | None = Field(default=None, description="Rules KeyId and Fingerprint: the restored Secret's key.")
 
     @model_validator(mode="after")
     def _key_for_content_rules(self) -> Self:
@@ -483,17 +504,17 @@ class TrafficStep(_Model):
 class HttpRouteTarget(_Model):
     """A Gateway API HTTPRoute: in each rule naming both, restoredBackend gets w and fallbackBackend 100-w."""
 
-    name: str = Field(min_length=1)
-    namespace: str | None = None
-    restoredBackend: str = Field(min_length=1)
-    fallbackBackend: str = Field(min_length=1)
+    name: ObjectName
+    namespace: NamespaceName | None = None
+    restoredBackend: ServiceName
+    fallbackBackend: ServiceName
 
 
 class IngressNginxTarget(_Model):
     """An ingress-nginx canary Ingress: canary "true" and canary-weight w."""
 
-    canaryIngress: str = Field(min_length=1)
-    namespace: str | None = None
+    canaryIngress: ObjectName
+    namespace: NamespaceName | None = None
 
 
 class Ramp(_Model):
@@ -507,15 +528,15 @@ class ScaleTarget(Ramp):
     """Deployment or StatefulSet replicas, so consumers re-attach gradually."""
 
     kind: str = Field(default="Deployment", pattern=r"^(Deployment|StatefulSet)$")
-    name: str = Field(min_length=1)
-    namespace: str | None = None
+    name: ObjectName
+    namespace: NamespaceName | None = None
 
 
 class HpaTarget(_Model):
     """A HorizontalPodAutoscaler recalibrated from its degraded bounds to the normal ones."""
 
-    name: str = Field(min_length=1)
-    namespace: str | None = None
+    name: ObjectName
+    namespace: NamespaceName | None = None
     minReplicas: Ramp
     maxReplicas: Ramp | None = None
 
@@ -523,15 +544,15 @@ class HpaTarget(_Model):
 class ConfigMapKeyTarget(Ramp):
     """A numeric ConfigMap key, e.g. a retry budget released gradually."""
 
-    name: str = Field(min_length=1)
-    key: str = Field(min_length=1)
-    namespace: str | None = None
+    name: ObjectName
+    key: DataKey
+    namespace: NamespaceName | None = None
 
 
 class AnnotationTarget(ObjectRef, Ramp):
     """A numeric annotation on any object, e.g. an external-dns weight."""
 
-    key: str = Field(min_length=1)
+    key: QualifiedName
 
 
 _TARGET_KINDS = ("httpRoute", "ingressNginx", "scale", "hpa", "configMapKey", "annotation")

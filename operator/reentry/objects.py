@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
+from urllib.parse import quote
 
 from lightkube import ApiError, AsyncClient
 from lightkube.core import resource as res
 from lightkube.generic_resource import GenericGlobalResource, GenericNamespacedResource
 from lightkube.types import PatchType
 
+from reentry import model
 from reentry.model import ObjectRef
 
 #: A GenericNamespacedResource or GenericGlobalResource subclass. Typed loosely because lightkube's
@@ -34,6 +37,31 @@ class UnknownKind(NamedCause, LookupError):
     """The API server serves no such kind in that apiVersion."""
 
 
+class InvalidName(NamedCause, ValueError):
+    """A name, namespace or apiVersion that is not a Kubernetes one: refused before any request is made.
+
+    The model refuses them already; this is the boundary's own guard, so that no code path can put a
+    path segment such as ``..`` into a URL and read another resource than the one it names.
+    """
+
+
+class UnexpectedObject(NamedCause, LookupError):
+    """The API server answered with another kind than the one asked for (its content is not shown)."""
+
+
+def checked(value: str, pattern: str, what: str, max_length: int) -> str:
+    """``value`` when it matches ``pattern`` in full, else :class:`InvalidName` (the value quoted with repr)."""
+    if len(value) > max_length or not re.fullmatch(pattern, value):
+        raise InvalidName(f"{what} {value[:80]!r} is not a valid Kubernetes {what}")
+    return value
+
+
+def _checked_ref(ref: ObjectRef) -> None:
+    checked(ref.name, model.NAME_PATTERN, "name", 253)
+    if ref.namespace is not None:
+        checked(ref.namespace, model.DNS_LABEL_PATTERN, "namespace", 63)
+
+
 class Objects:
     """A generic object client over the operator's lightkube client."""
 
@@ -44,6 +72,8 @@ class Objects:
     async def resource(self, api_version: str, kind: str) -> GenericResource:
         """The lightkube resource for ``kind`` in ``api_version``; raises :class:`UnknownKind`."""
         key = (api_version, kind)
+        checked(api_version, model.API_VERSION_PATTERN, "apiVersion", 253)
+        checked(kind, model.KIND_PATTERN, "kind", 63)
         if key not in self._resources:
             # A miss re-reads discovery: a CRD installed since the last look is found.
             for found_kind, resource in (await self._discover(api_version)).items():
@@ -78,15 +108,22 @@ class Objects:
         response.raise_for_status()
 
     async def get(self, ref: ObjectRef, namespace: str) -> dict[str, Any] | None:
-        """The object, or None when it does not exist (``ref.namespace`` wins over ``namespace``)."""
+        """The object, or None when it does not exist (``ref.namespace`` wins over ``namespace``).
+
+        The answer must be the kind asked for, else :class:`UnexpectedObject`: what is shown of an
+        object (a Secret only by fingerprint) is decided by what was read, never by what was declared.
+        """
         resource = await self.resource(ref.apiVersion, ref.kind)
         try:
-            obj = await self.client.get(resource, ref.name, namespace=_namespace(resource, ref, namespace))
+            obj = dict(await self.client.get(resource, ref.name, namespace=_namespace(resource, ref, namespace)))
         except ApiError as err:
             if err.status.code == 404:
                 return None
             raise
-        return dict(obj)
+        if obj.get("kind") != ref.kind:
+            raise UnexpectedObject(f"asked for {ref.kind} {ref.name}, the API server answered "
+                                   f"{str(obj.get('kind'))[:63]!r}")
+        return obj
 
     async def merge_patch(self, ref: ObjectRef, namespace: str, patch: dict[str, Any], *,
                           field_manager: str) -> dict[str, Any]:
@@ -124,6 +161,10 @@ class Objects:
         """Create the object ``body`` describes: its apiVersion and kind name the resource, its
         ``metadata.namespace`` the namespace."""
         resource = await self.resource(body["apiVersion"], body["kind"])
+        metadata = body.get("metadata") or {}
+        checked(str(metadata.get("name", "")), model.NAME_PATTERN, "name", 253)
+        if "namespace" in metadata:
+            checked(str(metadata["namespace"]), model.DNS_LABEL_PATTERN, "namespace", 63)
         return dict(await self.client.create(resource(body), field_manager=field_manager))
 
     async def delete(self, ref: ObjectRef, namespace: str, *, resource_version: str | None = None) -> bool:
@@ -137,7 +178,7 @@ class Objects:
         group, version = info.resource.group, info.resource.version
         ns = _namespace(resource, ref, namespace)
         url = "/".join(["apis", group, version] if group else ["api", version])
-        url += (f"/namespaces/{ns}" if ns else "") + f"/{info.plural}/{ref.name}"
+        url += (f"/namespaces/{quote(ns, safe='')}" if ns else "") + f"/{info.plural}/{quote(ref.name, safe='')}"
         options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
         if resource_version is not None:
             options["preconditions"] = {"resourceVersion": resource_version}
@@ -162,9 +203,10 @@ def _generic(group: str, version: str, kind: str, plural: str, namespaced: bool)
 
 
 def _namespace(resource: GenericResource, ref: ObjectRef, default: str) -> str | None:
-    """Where the object lives: None for cluster-scoped kinds."""
+    """Where the object lives (None for cluster-scoped kinds), once its name and namespace are checked."""
+    _checked_ref(ref)
     if issubclass(resource, GenericNamespacedResource):
-        return ref.namespace or default
+        return checked(ref.namespace or default, model.DNS_LABEL_PATTERN, "namespace", 63)
     return None
 
 
@@ -177,7 +219,7 @@ def describe_error(err: Exception) -> str:
     return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 
 
-def is_secret(kind: str) -> bool:
+def is_secret(kind: object) -> bool:
     """Whether values of this kind must never reach status, events or logs (any group's Secret, to be safe)."""
     return kind == "Secret"
 

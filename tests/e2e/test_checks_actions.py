@@ -16,11 +16,13 @@ from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import ConfigMap, Secret
 from lightkube.types import PatchType
 
+from reentry import checks
 from reentry.actions import ActionContext
 from reentry.actions.job import PLAN_LABEL
 from reentry.engine.observations import CheckResult
-from reentry.kube import RecoveryPlanResource
-from reentry.model import ActionState, ObjectRef, Outcome
+from reentry.kube import Kube, RecoveryPlanResource
+from reentry.model import ActionState, Check, FailureClass, ObjectRef, Outcome, ResourceCheck
+from reentry.objects import Objects
 from tests.e2e.conftest import Cluster, apply_docs, wait_for
 from tests.e2e.story import condition, execute, finish, jobs_of, now, probe, run, started
 
@@ -205,6 +207,38 @@ def test_resource_check_never_shows_a_secret(cluster: Cluster, namespace: str):
     assert result.outcome == Outcome.FAIL
     assert result.observed is not None and result.observed.startswith("sha256:")
     assert "aHVudGVyMg" not in f"{result.observed} {result.message}"
+
+
+def test_a_name_that_is_a_path_reaches_nothing(cluster: Cluster, namespace: str):
+    """Given a Secret, a plan author who names it through a ConfigMap path is refused at every layer."""
+    apply_docs(cluster, namespace, [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db-creds"},
+                                     "stringData": {"password": "hunter2"}}])
+    hostile = {"apiVersion": "v1", "kind": "ConfigMap", "name": "../../secrets/db-creds",
+               "path": ".data.password", "equals": "x"}
+    # The API server refuses the plan (the CRD's pattern), naming the field.
+    plan = {"apiVersion": "reentry.dev/v1alpha1", "kind": "RecoveryPlan", "metadata": {"name": "peek"},
+            "spec": {"owner": {"team": "t"}, "services": [{"name": "a", "selector": {}, "service": "a"}],
+                     "state": {"checks": [{"name": "peek", "resource": hostile}]}}}
+    refused = cluster.kubectl("apply", "-f", "-", namespace=namespace, check=False, stdin=json.dumps(plan))
+    assert refused.returncode != 0
+    assert "spec.state.checks[0].resource.name" in refused.stderr
+    # The object client refuses it again when the model is bypassed: no request is made.
+    check = Check.model_construct(name="peek", resource=ResourceCheck.model_construct(**hostile))
+    result = run(cluster, lambda kube, objects: checks.probe(kube, objects, namespace, check))
+    assert (result.outcome, result.failure) == (Outcome.ERROR, FailureClass.INVALID_CONFIGURATION)
+    assert "name '../../secrets/db-creds' is not a valid Kubernetes name" in (result.message or "")
+
+    async def asked_for_a_configmap_answered_a_secret(kube: Kube, objects: Objects) -> CheckResult:
+        # Whatever a URL resolves to, the answer is judged by its own kind: here the ConfigMap
+        # resource is made to point at secrets, as a traversal would have.
+        objects._resources[("v1", "ConfigMap")] = await objects.resource("v1", "Secret")
+        spec = Check.model_validate({"name": "peek", "resource": {**hostile, "name": "db-creds"}})
+        return await checks.probe(kube, objects, namespace, spec)
+
+    answered = run(cluster, asked_for_a_configmap_answered_a_secret)
+    assert (answered.outcome, answered.failure) == (Outcome.ERROR, FailureClass.INVALID_CONFIGURATION)
+    assert answered.message == "resource check peek: asked for ConfigMap db-creds, the API server answered 'Secret'"
+    assert "aHVudGVyMg" not in f"{answered.observed} {answered.message}"
 
 
 def given_leases_old_and_new(cluster: Cluster, namespace: str) -> None:

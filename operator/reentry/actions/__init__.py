@@ -21,7 +21,7 @@ from reentry.engine.observations import ActionProgress
 from reentry.httpclient import InvalidMaterial, MissingReference
 from reentry.kube import Kube
 from reentry.model import ActionState
-from reentry.objects import Objects, UnknownKind, describe_error
+from reentry.objects import InvalidName, Objects, UnexpectedObject, UnknownKind, describe_error
 
 __all__ = ["EXECUTORS", "ActionContext", "Executor", "execute"]
 
@@ -55,7 +55,7 @@ async def execute(kube: Kube, objects: Objects, namespace: str, context: ActionC
         return ActionProgress(ActionState.FAILED, record, f"action {action.name}: no executor for kind {action.kind}")
     try:
         return await run(kube, objects, namespace, context, getattr(action, action.kind), record)
-    except (ApiError, UnknownKind, MissingReference, InvalidMaterial) as err:
+    except (ApiError, UnknownKind, InvalidName, UnexpectedObject, MissingReference, InvalidMaterial) as err:
         cause = f"{action.kind} action {action.name}: {describe_error(err)}"
         if isinstance(err, ApiError) and (err.status.code in _RETRY_CODES or (err.status.code or 500) >= 500):
             return ActionProgress(ActionState.RUNNING, record, f"retrying after {cause}")

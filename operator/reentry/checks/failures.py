@@ -16,7 +16,7 @@ from lightkube import ApiError
 from reentry import paths
 from reentry.httpclient import InvalidMaterial, MissingReference
 from reentry.model import FailureClass
-from reentry.objects import UnknownKind
+from reentry.objects import InvalidName, UnexpectedObject, UnknownKind
 
 _UNAUTHORIZED = (401, 403)
 
@@ -48,7 +48,8 @@ def classify(err: BaseException) -> FailureClass | None:
         if code in (400, 404, 422):
             return FailureClass.INVALID_CONFIGURATION
         return FailureClass.UNREACHABLE
-    if isinstance(err, MissingReference | InvalidMaterial | UnknownKind | paths.InvalidPath):
+    if isinstance(err, MissingReference | InvalidMaterial | UnknownKind | InvalidName | UnexpectedObject
+                  | paths.InvalidPath):
         return FailureClass.INVALID_CONFIGURATION
     if isinstance(err, ssl.SSLError | ValueError):  # e.g. a CA bundle or a value the spec points at is malformed
         return FailureClass.INVALID_CONFIGURATION

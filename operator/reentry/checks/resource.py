@@ -35,7 +35,8 @@ async def probe(kube: Kube, objects: Objects, namespace: str, spec: model.Resour
         reason = f" ({err.reason})" if err.reason else ""
         return CheckResult(Outcome.NO_DATA, threshold=threshold, message=f"{what} has no {err.path}{reason}")
     passes, threshold = paths.compare(value, spec)
-    observed = _shown(value, secret=is_secret(spec.kind))
+    # Decided by what was read as well as what was declared (Objects.get refuses another kind, too).
+    observed = _shown(value, secret=is_secret(spec.kind) or is_secret(obj.get("kind")))
     if passes:
         return CheckResult(Outcome.PASS, observed, threshold)
     if (spec.min is not None or spec.max is not None) and paths.as_number(value) is None:
