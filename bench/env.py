@@ -74,9 +74,10 @@ class OperatorProcess:
 
 
 @contextmanager
-def operator_process(box: cluster.Sandbox, log: Path, interval: float) -> Iterator[OperatorProcess]:
-    """Start the operator against the sandbox; stop it (and only it, by its process group) on the way out."""
-    env = {**os.environ, "KUBECONFIG": str(box.kubeconfig), "REENTRY_RECONCILE_INTERVAL": str(interval)}
+def operator_process(box: cluster.Sandbox, log: Path) -> Iterator[OperatorProcess]:
+    """Start the operator, at its shipped defaults, against the sandbox; stop it (and only it, by its
+    process group) on the way out."""
+    env = {**os.environ, "KUBECONFIG": str(box.kubeconfig)}
     with log.open("ab") as out:
         # No /metrics server: a fixed port would collide with any other operator on the machine.
         proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", "run", "--all-namespaces", "--metrics-port", "0"],
@@ -137,12 +138,13 @@ _REQUEST_SAMPLE = re.compile(r'^apiserver_request_total\{(?P<labels>[^}]*)\} (?P
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
-async def apiserver_requests(client: AsyncClient, resource: str, group: str = "") -> Counter[str]:
+async def apiserver_requests(client: AsyncClient, resource: str | None, group: str = "") -> Counter[str]:
     """Requests the API server has answered for ``resource`` since it started, by verb (``GET``,
     ``APPLY``, ``PATCH``...), read from its own ``/metrics`` (``apiserver_request_total``).
 
     Counts requests, not changes: a write that changed nothing is counted too. Subresources
     (``status``) are left out, so a plan's status writes do not count as writes of the plan.
+    With ``resource`` None: every request to every resource, subresources included, by verb.
     """
     # lightkube has no raw request; its HTTP client carries the server URL, TLS and the admin credentials.
     response = await client._client._client.get("metrics")
@@ -153,6 +155,17 @@ async def apiserver_requests(client: AsyncClient, resource: str, group: str = ""
         if sample is None:
             continue
         labels = dict(_LABEL.findall(sample["labels"]))
-        if labels.get("resource") == resource and labels.get("group", "") == group and not labels.get("subresource"):
+        every = resource is None and bool(labels.get("resource"))
+        if every or (labels.get("resource") == resource and labels.get("group", "") == group
+                     and not labels.get("subresource")):
             counts[labels["verb"]] += int(float(sample["value"]))
     return counts
+
+
+def process_usage(pid: int) -> tuple[float, int]:
+    """CPU seconds (user + system) a process has used so far, and its resident memory in bytes."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14 and 15 of stat)
+    rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24
+    return cpu, rss

@@ -32,12 +32,11 @@ from dataclasses import dataclass
 from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig
 
-from bench import env, latency, report, throughput, traffic
+from bench import env, latency, report, rest, throughput, traffic
 from reentry.sandbox.cluster import Sandbox
 
-RECONCILE_INTERVAL = 0.2
 OPERATOR_STARTUP_TIMEOUT = 120.0
-BENCHMARKS = ("throughput", "latency", "traffic")
+BENCHMARKS = ("throughput", "latency", "traffic", "rest")
 
 
 def _selection(text: str) -> tuple[str, ...]:
@@ -46,6 +45,16 @@ def _selection(text: str) -> tuple[str, ...]:
     if unknown or not chosen:
         raise argparse.ArgumentTypeError(f"choose from {', '.join(BENCHMARKS)} (got {text!r})")
     return chosen
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        counts = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"plan counts are integers separated by commas (got {text!r})") from None
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError(f"plan counts must be at least 1 (got {text!r})")
+    return counts
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -58,6 +67,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--traffic-targets", type=int, default=5, help="ConfigMap targets per ramp (5)")
     p.add_argument("--traffic-steps", type=int, default=10, help="steps per ramp, up to 100%% (10)")
     p.add_argument("--traffic-hold-ms", type=int, default=1000, help="hold of every step in milliseconds (1000)")
+    p.add_argument("--rest-plans", type=_counts, default=[10, 40, 200], metavar="N,N",
+                   help="plans at rest, measured one after the other (10,40,200)")
+    p.add_argument("--rest-window", type=float, default=60.0, help="seconds each at-rest window lasts (60)")
     p.add_argument("--out", type=Path, default=None,
                    help="write the (a)+(b) report here and (c) to <stem>-traffic.md beside it (default: print only)")
     p.add_argument("--timeout", type=float, default=900, help="overall deadline in seconds (900)")
@@ -92,12 +104,14 @@ class Results:
     throughput: throughput.ThroughputResult | None = None
     latency: latency.LatencyResult | None = None
     traffic: traffic.TrafficResult | None = None
+    rest: list[rest.RestSample] | None = None
 
 
 async def measure(box: Sandbox, args: argparse.Namespace, directory: Path, deadline: float) -> Results:
     """The chosen benchmarks with one operator, started before the first and stopped after the last.
 
-    Throughput runs last: its Restored plan stays, and its 500 pods would weigh on every tick after it.
+    Throughput runs last of those: its Restored plan stays, and its 500 pods would weigh on the others.
+    The at-rest benchmark runs after them all, with operators of its own.
     """
     client = AsyncClient(KubeConfig.from_file(box.kubeconfig), field_manager="reentry-bench")
     log = directory / "operator.log"
@@ -105,23 +119,28 @@ async def measure(box: Sandbox, args: argparse.Namespace, directory: Path, deadl
     startup = OPERATOR_STARTUP_TIMEOUT
     try:
         async with asyncio.timeout(deadline - time.monotonic()):
-            with env.operator_process(box, log, RECONCILE_INTERVAL) as operator:
-                try:
-                    if "latency" in args.only:
-                        print(f"(b) reaction latency, {args.trials} trials", flush=True)
-                        results.latency = await latency.run(client, operator, args.trials, startup)
-                    if "traffic" in args.only:
-                        shape = traffic.Shape(args.traffic_targets, args.traffic_steps, args.traffic_hold_ms)
-                        print(f"(c) traffic steps, {args.traffic_trials} ramps of {shape.steps} steps x "
-                              f"{shape.targets} targets", flush=True)
-                        results.traffic = await traffic.run(client, operator, shape, args.traffic_trials, startup)
-                    if "throughput" in args.only:
-                        print(f"(a) release throughput, {args.pods} pods", flush=True)
-                        results.throughput = await throughput.run(client, operator, args.pods,
-                                                                  timeout=max(60.0, args.pods * 0.6))
-                except BaseException:
-                    print(f"operator log ({log}), last lines:\n{operator.log_tail()}", file=sys.stderr)
-                    raise
+            if set(args.only) - {"rest"}:
+                with env.operator_process(box, log) as operator:
+                    try:
+                        if "latency" in args.only:
+                            print(f"(b) reaction latency, {args.trials} trials", flush=True)
+                            results.latency = await latency.run(client, operator, args.trials, startup)
+                        if "traffic" in args.only:
+                            shape = traffic.Shape(args.traffic_targets, args.traffic_steps, args.traffic_hold_ms)
+                            print(f"(c) traffic steps, {args.traffic_trials} ramps of {shape.steps} steps x "
+                                  f"{shape.targets} targets", flush=True)
+                            results.traffic = await traffic.run(client, operator, shape, args.traffic_trials, startup)
+                        if "throughput" in args.only:
+                            print(f"(a) release throughput, {args.pods} pods", flush=True)
+                            results.throughput = await throughput.run(client, operator, args.pods,
+                                                                      timeout=max(60.0, args.pods * 0.6))
+                    except BaseException:
+                        print(f"operator log ({log}), last lines:\n{operator.log_tail()}", file=sys.stderr)
+                        raise
+            if "rest" in args.only:
+                # Last and with operators of its own: its plans stay, and each N needs a fresh process.
+                print(f"(d) at rest, {', '.join(map(str, args.rest_plans))} plans", flush=True)
+                results.rest = await rest.run(client, box, directory, args.rest_plans, args.rest_window, startup)
     finally:
         await client.close()
     return results
@@ -145,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     with workdir(args.workdir) as directory, env.sandbox(directory / "sandbox") as box:
         print(f"sandbox up at {box.server}", flush=True)
         env.install_crd(box)
-        machine = report.Machine.here(env.server_version(box), RECONCILE_INTERVAL)
+        machine = report.Machine.here(env.server_version(box))
         results = asyncio.run(measure(box, args, directory, deadline))
     if results.throughput is not None and results.latency is not None:
         text = report.markdown(machine, results.throughput, results.latency, args.trials)
@@ -161,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         if args.out is not None:
             _write(traffic_path(args.out), text)
+    if results.rest is not None:
+        text = report.rest_markdown(machine, results.rest)
+        print(text)
+        if args.out is not None:
+            _write(args.out.with_name(f"{args.out.stem}{report.REST_SUFFIX}{args.out.suffix}"), text)
     return 0
 
 

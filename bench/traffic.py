@@ -35,12 +35,13 @@ from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.resources.core_v1 import Service
+from lightkube.resources.core_v1 import Pod, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
 
 from bench import workload
 from bench.env import OperatorProcess, apiserver_requests, create_all, create_namespace, delete_quietly, poll
 from bench.watch import Journal, Predicate, Recorder
-from reentry import controller, model, targets
+from reentry import cache, controller, model, targets
 from reentry.engine.reconcile import evaluate
 from reentry.engine.timeutil import parse_time
 from reentry.kube import Kube, RecoveryPlanResource
@@ -254,10 +255,11 @@ async def tick_profile(client: AsyncClient, body: dict[str, Any], repetitions: i
     """Time the operator's own decision path at a hold's end, in this process, against a real mid-ramp plan.
 
     ``body`` is the plan as the watch saw it while holding. Read-only: the operator's functions for
-    listing the namespace's pods, observing the service (EndpointSlices and the Service) and reading
-    the targets (concurrently), then ``controller.observe`` as a whole (those three, one after the
-    other) and the pure decision (parse, validate, evaluate as of the hold's end: it decides the next
-    step). The status write and the target writes are not repeated here; the baseline times the latter.
+    the namespace's pods and the service's endpoints, read from a cache view (the operator's kopf
+    indexes hold the same projections; here they are filled by one listing, outside the timing),
+    reading the targets (concurrently), then ``controller.observe`` as a whole and the pure decision
+    (parse, validate, evaluate as of the hold's end: it decides the next step). The status write and
+    the target writes are not repeated here; the baseline times the latter.
     """
     kube, objects = Kube(client), Objects(client)
     raw, status = controller.parse(body)
@@ -274,13 +276,18 @@ async def tick_profile(client: AsyncClient, body: dict[str, Any], repetitions: i
         times[part].append(time.perf_counter() - start)
         return result
 
+    view = await cache_view(client, ns)
+
+    async def read(work: Any) -> Any:
+        return work
+
     for _ in range(repetitions):
-        pods = await timed("pods", kube.namespace_pods(ns))
-        await timed("service", kube.observe_service(ns, spec.services[0], pods))
+        pods = await timed("pods", read(view.namespace_pods(ns)))
+        await timed("service", read(view.observe_service(ns, spec.services[0], pods)))
         await timed("targets", asyncio.gather(*(targets.observe(objects, ns, t, status.traffic.weight)
                                                 for t in spec.traffic.targets)))
-        observed = await timed("observe", controller.observe(kube, objects, ns, name, meta.get("uid", ""), spec,
-                                                             status, meta))
+        observed = await timed("observe", controller.observe(kube, objects, view, ns, name, meta.get("uid", ""),
+                                                             spec, status, meta))
         start = time.perf_counter()
         _, parsed = controller.parse(body)
         decision = evaluate(model.RecoveryPlanSpec.model_validate(raw["spec"]), meta.get("generation"), parsed,
@@ -289,6 +296,20 @@ async def tick_profile(client: AsyncClient, body: dict[str, Any], repetitions: i
         if not decision.weights:
             raise AssertionError(f"{name}: the profiled decision wrote no weight (it should start the next step)")
     return times
+
+
+async def cache_view(client: AsyncClient, namespace: str) -> cache.View:
+    """A cache view of one namespace, as the operator's indexes would hold it, from one listing each."""
+    pods = [cache.pod_projection(p.to_dict()) async for p in client.list(Pod, namespace=namespace)]
+    slices: dict[tuple[str, str], list[frozenset[str]]] = {}
+    async for eps in client.list(EndpointSlice, namespace=namespace):
+        body = eps.to_dict()
+        service = cache.slice_service(body)
+        if service:
+            slices.setdefault((namespace, service), []).append(cache.ready_addresses(body))
+    services = {(namespace, s.metadata.name): [True] async for s in client.list(Service, namespace=namespace)
+                if s.metadata and s.metadata.name}
+    return cache.View({namespace: pods}, slices, services, {})
 
 
 def holding_body(plan_events: Events, steps: int) -> dict[str, Any]:

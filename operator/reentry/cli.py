@@ -10,7 +10,10 @@ import sys
 def _run(args: argparse.Namespace) -> int:
     import kopf
 
-    import reentry.handlers  # noqa: F401  (registers the handlers)
+    import reentry.handlers  # (registers the handlers)
+
+    reentry.handlers.RESYNC_INTERVAL = args.resync
+    reentry.handlers.QPS, reentry.handlers.BURST = args.qps, args.burst
 
     kopf.configure(verbose=args.verbose, debug=args.debug)
     if args.metrics_port:
@@ -123,14 +126,36 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.main()
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 (got {text})")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {text})")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
+    from reentry import throttle
+
     p = argparse.ArgumentParser(prog="reentry", description="Staged re-entry of a restored system.")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the operator")
     run.add_argument("--namespace", "-n", action="append", default=[], help="watch this namespace (repeatable)")
     run.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace (default)")
+    run.add_argument("--resync", type=_positive, default=300.0, metavar="SECONDS",
+                     help="evaluate each plan at least this often though nothing it watches changed (default 300)")
+    run.add_argument("--qps", type=_positive, default=throttle.DEFAULT_QPS,
+                     help="requests per second to the API server, on average (default %(default)s; watches aside)")
+    run.add_argument("--burst", type=_positive_int, default=throttle.DEFAULT_BURST,
+                     help="requests at once before --qps applies (default %(default)s)")
     run.add_argument("--verbose", action="store_true")
     run.add_argument("--debug", action="store_true")
     run.add_argument("--liveness", default=None, help="e.g. http://0.0.0.0:8080/healthz")

@@ -1,7 +1,8 @@
 """One reconciliation of one plan: observe, evaluate (pure), write status, then act.
 
-1. Observe: services (pods, endpoints), the checks the engine wants, one step of every Running
-   action, and before the start the plan's references.
+1. Observe: services (pods, endpoints: from the watch-backed caches, see ``reentry.cache``), the
+   checks the engine wants that are due (each on its own cadence, see ``engine.schedule``), one step
+   of every Running action, the targets during a ramp, and before the start the plan's references.
 2. Evaluate: the engine decides the new status, pod releases and events.
 3. Write the status, *then* release pods and write traffic weights. If the operator dies in
    between, the restarted one reads the batch as already started and waits its interval, and finds
@@ -17,18 +18,19 @@ import asyncio
 import copy
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from reentry import actions, checks, model, targets
-from reentry.engine import controls, preflight, selectors
+from reentry import actions, cache, checks, model, targets
+from reentry.engine import controls, preflight, schedule, selectors
 from reentry.engine.observations import ActionProgress, CheckResult, Event, Observations, SetWeight, TargetObservation
 from reentry.engine.reconcile import Decision, evaluate, invalid, ramp_under_way, running_actions, wanted_checks
 from reentry.engine.validation import all_actions
 from reentry.errors import describe_validation_error
-from reentry.kube import Kube, LabeledPod
+from reentry.kube import Kube
 from reentry.objects import Objects, describe_error
 
 log = logging.getLogger(__name__)
@@ -49,27 +51,97 @@ async def _missing_refs(objects: Objects, namespace: str, spec: model.RecoveryPl
     return tuple(missing)
 
 
-async def _unmatched(kube: Kube, namespace: str, pods: list[LabeledPod]) -> tuple[str, ...]:
-    held = [p for p in pods if p.pod.gated and not p.pod.released]
-    if not held:
-        return ()
-    plan_selectors = await kube.plan_selectors(namespace)
-    return tuple(p.pod.name for p in held if not any(selectors.matches(s, p.labels) for s in plan_selectors))
+#: While actions run or a ramp is under way, the plan is also looked at this often (seconds): their
+#: progress is read by asking, not from a watch.
+ACTIVE_INTERVAL = 0.5
+#: How long a released pod counts as released without the watch showing it so (a patch the API
+#: server accepted shows up within milliseconds; this only bounds a lost event).
+RELEASE_EXPECTATION = timedelta(seconds=30)
+#: After an evaluation that changed the status, the next one follows at once (the engine may have
+#: more to do: a stage passed, a service attached), at most this many times in a row.
+MAX_HURRIED = 20
 
 
-async def observe(kube: Kube, objects: Objects, namespace: str, name: str, uid: str, spec: model.RecoveryPlanSpec,
-                  status: model.RecoveryPlanStatus | None, metadata: Mapping[str, Any]) -> Observations:
+@dataclass
+class PlanMemory:
+    """What one plan's loop keeps between evaluations. Lost on a restart, harmlessly: every check is
+    then probed once at once, and a refused write is reported once more."""
+
+    failing_writes: dict[str, str] = field(default_factory=dict)
+    """Target label -> the last refusal, so a repeat is not a new Event (see :func:`write_weights`)."""
+    probed: dict[str, tuple[model.Check, datetime]] = field(default_factory=dict)
+    """Check name -> the check as it was probed and when its latest result was observed."""
+    written: str | None = None
+    """The plan's resourceVersion after this loop's latest status write: the next evaluation waits
+    until the watch has delivered at least that version, so it never starts from an older status."""
+    releasing: dict[str, datetime] = field(default_factory=dict)
+    """Pods released by this loop that the cache may not show released yet, and when (the
+    "expectations" of Kubernetes' own controllers): they count as released until the watch shows
+    them so, so a pod is never released, counted and announced twice."""
+
+    def expect_released(self, pods: list[cache.CachedPod], now: datetime) -> list[cache.CachedPod]:
+        """``pods`` with the ones this loop released counted as released; forget what the cache caught up on."""
+        seen = {p.name: p for p in pods}
+        for name, at in list(self.releasing.items()):
+            pod = seen.get(name)
+            if pod is None or pod.released or now - at > RELEASE_EXPECTATION:
+                del self.releasing[name]
+        return [p._replace(released=True) if p.name in self.releasing else p for p in pods]
+
+    def probe_due(self, check: model.Check, status: model.RecoveryPlanStatus | None) -> datetime | None:
+        """When ``check`` is next due (None: at once, never probed or changed since)."""
+        seen = self.probed.get(check.name)
+        if seen is None or seen[0] != check:
+            return None
+        current = next((c for c in status.checks if c.name == check.name), None) if status else None
+        return schedule.probe_due(check, current, seen[1], schedule.analysis_judged_at(status))
+
+
+def next_wake(body: Mapping[str, Any], status: model.RecoveryPlanStatus | None, memory: PlanMemory,
+              decided_at: datetime, resync: float, hurried: int = 0) -> float:
+    """Seconds until the plan must be evaluated again though nothing it watches changed.
+
+    The earliest of its timed steps, its checks' probes, a short interval while it is busy, and the
+    resync (a safety net, not a clock). A deadline that had already passed when the evaluation
+    started is no reason to hurry (the engine then waits on something else); one that passed during
+    the evaluation is due now. An invalid plan waits for its spec to change (or the resync).
+    ``hurried``: how many evaluations in a row changed the status, this one included; while under
+    :data:`MAX_HURRIED`, the next evaluation follows at once.
+    """
+    if 0 < hurried <= MAX_HURRIED:
+        return 0.0
+    try:
+        spec = model.RecoveryPlanSpec.model_validate(body.get("spec") or {})
+    except ValidationError:
+        return resync
+    delay = resync
+    if schedule.busy(status, running_actions(status)):
+        delay = min(delay, ACTIVE_INTERVAL)
+    probes = [memory.probe_due(c, status) for c in wanted_checks(spec, status)]
+    if any(due is None for due in probes):
+        return 0.0  # a check this evaluation did not probe yet (its stage just began)
+    now = datetime.now(UTC)
+    for due in [schedule.next_deadline(spec, status), *probes]:
+        if due is not None and due > decided_at:
+            delay = min(delay, max(0.0, (due - now).total_seconds()))
+    return delay
+
+
+async def observe(kube: Kube, objects: Objects, view: cache.View, namespace: str, name: str, uid: str,
+                  spec: model.RecoveryPlanSpec, status: model.RecoveryPlanStatus | None, metadata: Mapping[str, Any],
+                  memory: PlanMemory | None = None) -> Observations:
     """Everything the engine needs for one evaluation of this plan.
 
-    Reads that do not depend on each other run concurrently, so an evaluation waits for the
-    slowest answer rather than the sum of them (it is on the path from a hold's end to the next
-    step). Actions run one after another, in the plan's order.
+    Pods, endpoints and Services come from the caches. Reads that do not depend on each other run
+    concurrently, so an evaluation waits for the slowest answer rather than the sum of them (it is
+    on the path from a hold's end to the next step). Actions run one after another, in the plan's
+    order. Without ``memory`` every wanted check is probed.
     """
-    pods, targets_seen, wanted = await asyncio.gather(
-        kube.namespace_pods(namespace), _observe_targets(objects, namespace, spec, status),
-        _probe_all(kube, objects, namespace, wanted_checks(spec, status)))
-    services = dict(zip((s.name for s in spec.services), await asyncio.gather(
-        *(kube.observe_service(namespace, s, pods) for s in spec.services)), strict=True))
+    memory = memory if memory is not None else PlanMemory()
+    targets_seen, wanted = await asyncio.gather(
+        _observe_targets(objects, namespace, spec, status), _probe_due(kube, objects, namespace, spec, status, memory))
+    pods = memory.expect_released(view.namespace_pods(namespace), datetime.now(UTC))
+    services = {s.name: view.observe_service(namespace, s, pods) for s in spec.services}
     progress: dict[str, ActionProgress] = {}
     if spec.mode == model.Mode.ENFORCE and status is not None:
         by_name = {a.name: a for _, a in all_actions(spec)}
@@ -86,13 +158,25 @@ async def observe(kube: Kube, objects: Objects, namespace: str, name: str, uid: 
         checks=wanted,
         actions=progress,
         missing_refs=await _missing_refs(objects, namespace, spec) if before_start else (),
-        unmatched_gated_pods=await _unmatched(kube, namespace, pods),
+        unmatched_gated_pods=view.unmatched_gated_pods(namespace, pods),
     )
 
 
-async def _probe_all(kube: Kube, objects: Objects, namespace: str, wanted: list[model.Check]) -> dict[str, CheckResult]:
-    results = await asyncio.gather(*(checks.probe(kube, objects, namespace, c) for c in wanted))
-    return {c.name: r for c, r in zip(wanted, results, strict=True)}
+async def _probe_due(kube: Kube, objects: Objects, namespace: str, spec: model.RecoveryPlanSpec,
+                     status: model.RecoveryPlanStatus | None, memory: PlanMemory) -> dict[str, CheckResult]:
+    """Probe the wanted checks that are due; the others are left out (the engine keeps their last result)."""
+    now = datetime.now(UTC)
+    due = [c for c in wanted_checks(spec, status) if (memory.probe_due(c, status) or now) <= now]
+
+    async def one(check: model.Check) -> CheckResult:
+        result = await checks.probe(kube, objects, namespace, check)
+        observed_at = datetime.now(UTC)
+        memory.probed[check.name] = (check, observed_at)
+        return CheckResult(result.outcome, result.observed, result.threshold, result.message, result.failure,
+                           observed_at)
+
+    results = await asyncio.gather(*(one(c) for c in due))
+    return {c.name: r for c, r in zip(due, results, strict=True)}
 
 
 async def _observe_targets(objects: Objects, namespace: str, spec: model.RecoveryPlanSpec,
@@ -140,12 +224,13 @@ def parse(body: Mapping[str, Any]) -> tuple[dict[str, Any], model.RecoveryPlanSt
     return raw, status
 
 
-async def reconcile(kube: Kube, objects: Objects, body: Mapping[str, Any], now: datetime | None = None,
-                    failing_writes: dict[str, str] | None = None) -> Decision:
+async def reconcile(kube: Kube, objects: Objects, view: cache.View, body: Mapping[str, Any],
+                    now: datetime | None = None, memory: PlanMemory | None = None) -> Decision:
     """Advance one RecoveryPlan as far as the cluster allows; return what was decided.
 
-    ``failing_writes`` is the caller's memory of refused target writes (see :func:`write_weights`).
+    ``memory`` is what the plan's loop keeps between evaluations (see :class:`PlanMemory`).
     """
+    memory = memory if memory is not None else PlanMemory()
     raw, status = parse(body)
     meta = raw["metadata"]
     namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
@@ -154,15 +239,18 @@ async def reconcile(kube: Kube, objects: Objects, body: Mapping[str, Any], now: 
     except ValidationError as err:
         decision = invalid(status, generation, describe_validation_error(err), now or datetime.now(UTC))
     else:
-        observed = await observe(kube, objects, namespace, name, meta.get("uid", ""), spec, status, meta)
+        observed = await observe(kube, objects, view, namespace, name, meta.get("uid", ""), spec, status, meta,
+                                 memory)
         decision = evaluate(spec, generation, status, observed, now or datetime.now(UTC))
 
     if decision.status != status:
-        await kube.write_status(namespace, name, decision.status)
+        memory.written = await kube.write_status(namespace, name, decision.status)
     for release in decision.actions:
         await kube.release_pods(namespace, list(release.pods))
+        memory.releasing.update(dict.fromkeys(release.pods, datetime.now(UTC)))
     if decision.weights:
-        decision.events.extend(await write_weights(objects, namespace, spec, decision.weights, failing_writes))
+        decision.events.extend(await write_weights(objects, namespace, spec, decision.weights,
+                                                   memory.failing_writes))
     return decision
 
 
@@ -202,6 +290,6 @@ async def release_on_delete(kube: Kube, body: Mapping[str, Any], objects: Object
     released = 0
     pods = await kube.namespace_pods(namespace)
     for service in spec.services:
-        held = [p.pod.name for p in pods if not p.pod.released and selectors.matches(service.selector, p.labels)]
+        held = [p.name for p in pods if not p.released and selectors.matches(service.selector, p.labels)]
         released += await kube.release_pods(namespace, held)
     return released

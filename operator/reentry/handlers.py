@@ -6,25 +6,28 @@ Run with ``reentry run`` (or ``kopf run -m reentry.handlers``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import os
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from lightkube import AsyncClient
-from lightkube.config.kubeconfig import KubeConfig
 
-from reentry import controller, metrics, model
-from reentry.engine.reconcile import next_deadline
-from reentry.kube import FIELD_MANAGER, Kube
+from reentry import cache, controller, metrics, model
+from reentry.kube import Kube, operator_client
 from reentry.objects import Objects
+from reentry.throttle import DEFAULT_BURST, DEFAULT_QPS
+from reentry.wakeups import Interest, Wakeups, plan_selectors
 
-#: Seconds between two evaluations of a plan. Short, because a held system waits on every tick.
-RECONCILE_INTERVAL = float(os.environ.get("REENTRY_RECONCILE_INTERVAL", "0.5"))
-#: After a failed evaluation (API server unreachable, a bug), wait this long before the next one.
-ERROR_DELAY = 5.0
+#: Seconds between two evaluations of a plan when nothing it watches changed and nothing falls due:
+#: a safety net (a missed watch event, an object read by asking), not the engine's clock.
+#: ``reentry run --resync`` sets it.
+RESYNC_INTERVAL = 300.0
+#: The operator's client-side rate limit (``reentry run --qps/--burst``; see ``reentry.throttle``).
+QPS, BURST = DEFAULT_QPS, DEFAULT_BURST
+#: After failed evaluations (API server unreachable, a bug), wait 0.5 s, 1 s, 2 s, ... up to a minute.
+ERROR_DELAY, MAX_ERROR_DELAY = 0.5, 60.0
 #: How long to wait for the watch to deliver our own status write before evaluating again.
 FRESHNESS_TIMEOUT = 2.0
 
@@ -35,54 +38,147 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=model.GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=model.GROUP)
     settings.posting.level = logging.INFO
-    client = AsyncClient(config=KubeConfig.from_env(), field_manager=FIELD_MANAGER)
-    memo.kube, memo.objects = Kube(client), Objects(client)
+    logging.getLogger("kopf.objects").addFilter(_quiet_watch_handlers)
+    client = operator_client(QPS, BURST)
+    memo.kube, memo.objects, memo.wakeups = Kube(client), Objects(client), Wakeups()
+
+
+#: The handlers that only note a change for the plans' loops: their every success is not news.
+_WATCH_HANDLERS = ("pod_changed", "slice_changed", "service_changed", "plan_changed")
+
+
+def _quiet_watch_handlers(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not (message.endswith(" succeeded.") and any(f"'{h}'" in message for h in _WATCH_HANDLERS))
+
+
+# ---- the caches: kopf indexes follow each kind's watch; only slim projections are kept --------------
+
+
+@kopf.index("", "v1", "pods")
+def reentry_pods(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, cache.CachedPod]:
+    """Pods by namespace, as the engine sees them."""
+    return {namespace or "": cache.pod_projection(body)}
+
+
+@kopf.index("discovery.k8s.io", "v1", "endpointslices")
+def reentry_slices(namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], frozenset[str]] | None:
+    """Each EndpointSlice's ready addresses, by (namespace, Service)."""
+    service = cache.slice_service(body)
+    return {(namespace or "", service): cache.ready_addresses(body)} if service else None
+
+
+@kopf.index("", "v1", "services")
+def reentry_services(namespace: str | None, name: str, **_: Any) -> dict[tuple[str, str], bool]:
+    """The Services that exist, by (namespace, name)."""
+    return {(namespace or "", name): True}
+
+
+@kopf.index(model.GROUP, model.VERSION, model.PLURAL)
+def reentry_plans(namespace: str | None, spec: kopf.Spec, **_: Any) -> dict[str, tuple[model.LabelSelector, ...]]:
+    """Every plan's service selectors, by namespace."""
+    return {namespace or "": plan_selectors(spec)}
+
+
+# ---- what wakes a plan's loop ---------------------------------------------------------------------
+
+
+@kopf.on.event("", "v1", "pods")
+def pod_changed(event: kopf.RawEvent, namespace: str | None, name: str, body: kopf.Body, memo: Any,
+                **_: Any) -> None:
+    pod = cache.pod_projection(body)
+    deleted = event["type"] == "DELETED"
+    memo.wakeups.pod_changed(namespace or "", name, None if deleted else pod.labels,
+                             held=pod.gated and not pod.released and not deleted)
+
+
+@kopf.on.event("discovery.k8s.io", "v1", "endpointslices")
+def slice_changed(namespace: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
+    service = cache.slice_service(body)
+    if service:
+        memo.wakeups.service_changed(namespace or "", service)
+
+
+@kopf.on.event("", "v1", "services")
+def service_changed(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
+    memo.wakeups.service_changed(namespace or "", name)
+
+
+@kopf.on.event(model.GROUP, model.VERSION, model.PLURAL)
+def plan_changed(namespace: str | None, name: str, meta: kopf.Meta, memo: Any, **_: Any) -> None:
+    said = (meta.get("generation"), tuple(sorted((k, v) for k, v in meta.annotations.items()
+                                                 if k.startswith(f"{model.GROUP}/"))))
+    memo.wakeups.plan_changed((namespace or "", name), said)
+
+
+# ---- one loop per plan ----------------------------------------------------------------------------
 
 
 @kopf.daemon(model.GROUP, model.VERSION, model.PLURAL, id="reconcile", cancellation_timeout=10)
-async def reconcile(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    """One loop per plan: evaluate, post the Events, sleep until the next tick or the next deadline.
+async def reconcile(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **indexes: Any) -> None:
+    """One loop per plan: evaluate, post the Events, sleep until a change it reads or its next deadline.
 
     ``body`` is kopf's live view of the plan. After writing the status, the loop waits until the
     watch has delivered that write, so an evaluation never starts from a status older than its own.
+    ``indexes`` are the caches above, which kopf passes to every handler by name.
     """
-    failing_writes: dict[str, str] = {}  # target label -> the last refusal, so a repeat is not a new Event
-    while True:
-        seen = body.metadata.get("resourceVersion")
-        started = datetime.now(UTC)
-        try:
-            with metrics.METRICS.reconciling(body.metadata.namespace or "", body.metadata.name or ""):
-                _, before = controller.parse(body)
-                decision = await controller.reconcile(memo.kube, memo.objects, body, failing_writes=failing_writes)
-        except Exception:
-            logger.exception("evaluation failed; retrying in %.0f s", ERROR_DELAY)
-            await asyncio.sleep(ERROR_DELAY)
-            continue
-        metrics.record(body.metadata.namespace or "", body.metadata.name or "", before, decision)
-        for event in decision.events:
-            kopf.event(body, type="Warning" if event.warning else "Normal", reason=event.reason, message=event.message)
-        if decision.status != before:
-            await _until_delivered(body, seen)
-        await asyncio.sleep(_delay(decision.status, started))
+    key = (body.metadata.namespace or "", body.metadata.name or "")
+    view = cache.View(indexes["reentry_pods"], indexes["reentry_slices"], indexes["reentry_services"],
+                      indexes["reentry_plans"])
+    wakeups: Wakeups = memo.wakeups
+    wake = wakeups.event(key)
+    memory = controller.PlanMemory()
+    failures = hurried = 0
+    try:
+        while True:
+            wake.clear()  # a change from here on wakes the next wait at once
+            wakeups.declare(key, Interest.of(body.spec))
+            started = datetime.now(UTC)
+            try:
+                with metrics.METRICS.reconciling(*key):
+                    _, before = controller.parse(body)
+                    decision = await controller.reconcile(memo.kube, memo.objects, view, body, memory=memory)
+            except Exception:
+                failures += 1
+                delay = min(MAX_ERROR_DELAY, ERROR_DELAY * 2 ** (failures - 1))
+                logger.exception("evaluation failed; retrying in %.1f s", delay)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            metrics.record(*key, before, decision)
+            for event in decision.events:
+                kopf.event(body, type="Warning" if event.warning else "Normal", reason=event.reason,
+                           message=event.message)
+            hurried = hurried + 1 if decision.status != before else 0
+            if hurried:
+                await _until_delivered(body, memory.written)
+            delay = controller.next_wake(body, decision.status, memory, started, RESYNC_INTERVAL, hurried)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=delay)
+    finally:
+        wakeups.forget(key)
 
 
-async def _until_delivered(body: kopf.Body, seen: str | None) -> None:
+async def _until_delivered(body: kopf.Body, written: str | None) -> None:
+    """Wait (a bounded time) until kopf's live ``body`` is at least the version our write produced.
+
+    The version must be reached, not merely changed: another write to the plan (kopf's finalizer, a
+    person's annotation) arriving first would otherwise let the next evaluation start from the
+    status before ours, and repeat what it had just done.
+    """
     deadline = time.monotonic() + FRESHNESS_TIMEOUT
-    while body.metadata.get("resourceVersion") == seen and time.monotonic() < deadline:
+    while not _at_least(body.metadata.get("resourceVersion"), written) and time.monotonic() < deadline:
         await asyncio.sleep(0.005)
 
 
-def _delay(status: model.RecoveryPlanStatus, decided_at: datetime) -> float:
-    """A whole interval, or less when a hold or cool-down ends sooner.
-
-    A deadline that had already passed when the evaluation started is no reason to hurry (the
-    engine is then waiting on something else, such as the analysis); one that passed during the
-    evaluation is due now.
-    """
-    due = next_deadline(status)
-    if due is None or due <= decided_at:
-        return RECONCILE_INTERVAL
-    return max(0.0, min(RECONCILE_INTERVAL, (due - datetime.now(UTC)).total_seconds()))
+def _at_least(seen: str | None, written: str | None) -> bool:
+    """``seen`` is ``written`` or later. resourceVersions are opaque to clients, but every API server
+    backed by etcd writes its revision, an increasing integer; anything else is compared for equality."""
+    if written is None:
+        return True
+    if seen is not None and seen.isdigit() and written.isdigit():
+        return int(seen) >= int(written)
+    return seen == written
 
 
 @kopf.on.delete(model.GROUP, model.VERSION, model.PLURAL, id="release-on-delete")

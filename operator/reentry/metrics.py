@@ -6,8 +6,8 @@ says. Labels are namespace, plan, stage, check, service, phase and result: all b
 plans' specs or by enums. Pod names never become labels, since pods come and go with every
 rollout and each would leave a series behind.
 
-The operator's own evaluation loop runs every half second, and the body kopf hands it may lag
-one status write behind. Transitions (a stage passing, a plan restored, a step back) are
+The operator evaluates a plan whenever something it reads changes, and the body kopf hands it
+may lag one status write behind. Transitions (a stage passing, a plan restored, a step back) are
 therefore remembered per plan and counted once, however often the same transition is seen.
 """
 

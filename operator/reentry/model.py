@@ -31,6 +31,8 @@ RESUME_ANNOTATION = "reentry.dev/resume"
 ABORT_ANNOTATION = "reentry.dev/abort"
 APPROVE_ANNOTATION = "reentry.dev/approve"
 
+#: How often a check is probed unless it says otherwise: Kubernetes' own default period for probes.
+PROBE_INTERVAL = "10s"
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -450,6 +452,8 @@ class Check(_OneKind):
     prometheus: PrometheusCheck | None = None
     http: HttpCheck | None = None
     onNoData: OnNoData = Field(default=OnNoData.HOLD, description="How a NoData result counts.")
+    interval: Duration = Field(default=PROBE_INTERVAL, description="Probed at most this often; also when a stableFor, "
+                               "a timeout or a traffic hold ends, so those are judged on a fresh result.")
     stableFor: Duration | None = Field(default=None, description="Must pass continuously this long.")
     timeout: Duration | None = Field(default=None, description="Give up waiting after this long.")
     onTimeout: OnTimeout = Field(default=OnTimeout.PAUSE, description="Pause (a person decides) or Fail.")

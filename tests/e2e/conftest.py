@@ -128,7 +128,7 @@ def start_operator(cluster: Cluster, log: Path, namespace: str = SESSION_NAMESPA
 
     Metrics are off unless a port is given: parallel sessions must not race for the default one.
     """
-    env = {**cluster.env(), "REENTRY_RECONCILE_INTERVAL": "0.5"}
+    env = cluster.env()
     argv = [sys.executable, "-m", "reentry.cli", "run", "--namespace", namespace,
             "--metrics-port", str(metrics_port), "--metrics-address", "127.0.0.1"]
     with log.open("ab") as out:

@@ -157,7 +157,7 @@ def operator_as(cluster: Cluster, docs: list[dict[str, Any]], kubeconfig: Path,
     Yields the process and its liveness port.
     """
     health, metrics = free_port(), free_port()
-    env = {**cluster.env(), "KUBECONFIG": str(kubeconfig), "REENTRY_RECONCILE_INTERVAL": "0.5"}
+    env = {**cluster.env(), "KUBECONFIG": str(kubeconfig)}
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", *operator_args(docs, health, metrics)],
                                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)

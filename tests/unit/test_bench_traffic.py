@@ -105,7 +105,7 @@ def test_the_report_states_the_goal_and_the_ratio():
     tick = {part: [0.01] for part in ("pods", "service", "targets", "observe", "decide")}
     writes = Writes(2, 2, changes=4, transitions=4, requests=4, reads=20)
     trial = Trial([StepSample(1, 2, 0.05, 0.08, 0.12)], [0.04], writes, Writes(2, 2, 4, 4, 4, 4), tick)
-    machine = report.Machine("today", 2, "1.00, 1.00, 1.00", "3.11", "Linux", "v1.34.4", 0.2)
+    machine = report.Machine("today", 2, "1.00, 1.00, 1.00", "3.11", "Linux", "v1.34.4")
     text = report.traffic_markdown(machine, TrafficResult(shape, [trial]))
     assert "**Step latency p99: 120 ms** (goal < 200 ms: met)" in text
     assert "Ratio operator / baseline: p50 3.0, p99 3.0" in text

@@ -91,10 +91,12 @@ FRAMEWORK_CALLS: set[Grant] = {
     ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
     (CORE, "namespaces", "list"), (CORE, "namespaces", "watch"),
 }
-#: The controller's calls for every plan: status, the pods and their gates, the Services.
+#: The controller's calls for every plan: status, the pods and their gates; and the caches' watches
+#: of pods, Services and EndpointSlices (kopf indexes: a list, then a watch).
 CONTROLLER_CALLS: set[Grant] = {
-    (model.GROUP, "recoveryplans/status", "patch"), (CORE, "pods", "list"), (CORE, "pods/status", "patch"),
-    (CORE, "services", "get"), ("discovery.k8s.io", "endpointslices", "list"),
+    (model.GROUP, "recoveryplans/status", "patch"), (CORE, "pods/status", "patch"),
+    *{(g, r, v) for g, r in ((CORE, "pods"), (CORE, "services"), ("discovery.k8s.io", "endpointslices"))
+      for v in ("list", "watch")},
 }
 #: Each kind's calls. The generic kinds (resource, patch, annotation) name arbitrary objects: their
 #: rules come from rbac.extraRules, never from a wildcard.
@@ -256,7 +258,8 @@ def test_the_deployment_runs_non_root_read_only_with_probes_and_resources():
     assert pod["serviceAccountName"] == one(docs, "ServiceAccount")["metadata"]["name"]
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"health": 8080, "metrics": 9090}
-    assert c["args"] == ["run", "--liveness=http://0.0.0.0:8080/healthz", "--metrics-port=9090"]
+    assert c["args"] == ["run", "--liveness=http://0.0.0.0:8080/healthz", "--metrics-port=9090", "--resync=300",
+                         "--qps=100", "--burst=500"]
 
 
 def test_the_deployment_args_parse_with_the_operators_cli():

@@ -76,21 +76,24 @@ Framework rules are kopf's own; application rules are reentry's checks, actions 
 - apiGroups: [reentry.dev]
   resources: [recoveryplans/status]
   verbs: [patch]
-# kube.py: the pods of the namespace (one list per evaluation); leases check: the holder pod by name.
+# handlers.py: the caches of pods, Services and EndpointSlices follow their watches (list once, then
+# watch); kube.py lists a namespace's pods once when a plan is deleted; leases check: the holder
+# pod by name.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list]
+  verbs: [get, list, watch]
 # kube.py: opening a pod's readiness gate (reentry.dev/released) is a patch of its status.
 - apiGroups: [""]
   resources: [pods/status]
   verbs: [patch]
-# endpoints check and service observation: the Service exists, its EndpointSlices count ready endpoints.
+# endpoints check (get, list) and the caches (list, watch): the Service exists, its EndpointSlices
+# count ready endpoints.
 - apiGroups: [""]
   resources: [services]
-  verbs: [get]
+  verbs: [get, list, watch]
 - apiGroups: [discovery.k8s.io]
   resources: [endpointslices]
-  verbs: [list]
+  verbs: [list, watch]
 # workload check (get); scale traffic target (patch of spec.replicas).
 - apiGroups: [apps]
   resources: [deployments, statefulsets]

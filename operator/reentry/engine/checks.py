@@ -81,6 +81,7 @@ def update(spec: Check, stage: str, previous: CheckStatus | None, result: CheckR
     if result is None:
         return status, events
 
+    stamp = format_time(result.observed_at or now)
     changed = result.outcome != status.result
     counted = counts_as(spec, result.outcome)
     passing_since = status.passingSince if counted == Outcome.PASS else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from reentry.model import ActionState, FailureClass, Outcome
@@ -57,6 +58,8 @@ class CheckResult:
     message: str = ""
     failure: FailureClass | None = None
     """Why it did not pass; left None, the engine derives it from the outcome (see engine.checks)."""
+    observed_at: datetime | None = None
+    """When the probe saw it (checks are probed on their own cadence); None: at the evaluation."""
 
 
 @dataclass(frozen=True)

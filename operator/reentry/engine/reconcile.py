@@ -102,18 +102,6 @@ def wanted_checks(spec: RecoveryPlanSpec, status: RecoveryPlanStatus | None) -> 
     return wanted
 
 
-def next_deadline(status: RecoveryPlanStatus | None) -> datetime | None:
-    """The moment the plan's next timed step falls due (a hold or a cool-down ending), if any.
-
-    The shell sleeps until then rather than a whole polling interval, so a step follows its hold
-    within milliseconds instead of up to one interval late.
-    """
-    if status is None or status.traffic is None or status.phase in (Phase.PAUSED, Phase.RESTORED, Phase.FAILED):
-        return None
-    due = [parse_time(t) for t in (status.traffic.holdUntil, status.traffic.coolDownUntil) if t]
-    return min(due) if due else None
-
-
 def ramp_under_way(status: RecoveryPlanStatus | None) -> bool:
     """True while the traffic ramp has started and not finished, walking back to 0 after an abort included:
     the shell then reads the targets."""

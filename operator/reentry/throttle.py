@@ -1,0 +1,77 @@
+"""The operator's manners toward the API server: a client-side rate limit, and its 429s honoured.
+
+Every request of the operator's own client (reads, writes, pod releases; not kopf's watches, which
+kopf paces itself) passes through :class:`Throttle`, an httpx transport around the real one:
+
+- a token bucket (``qps`` requests per second on average, up to ``burst`` at once), so that a
+  thousand plans waking together queue in the operator instead of flooding the API server;
+- an answer 429 (Too Many Requests: API Priority and Fairness rejecting, or the server still
+  starting) is retried after its ``Retry-After`` (1 s when absent, at most 30 s), up to 5 times,
+  then handed to the caller like any other error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import httpx2 as httpx
+
+#: Shipped defaults: generous enough that releasing 500 pods is not slowed (one burst), tight enough
+#: that a runaway loop cannot send more than this for long. ``reentry run --qps/--burst`` set them.
+DEFAULT_QPS = 100.0
+DEFAULT_BURST = 500
+RETRIES_ON_429 = 5
+MAX_RETRY_AFTER = 30.0
+
+
+class TokenBucket:
+    """``rate`` tokens a second, at most ``capacity`` saved up; :meth:`delay` says how long a taker waits."""
+
+    def __init__(self, rate: float, capacity: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0 or capacity < 1:
+            raise ValueError(f"a rate limit needs qps > 0 and burst >= 1 (got {rate}, {capacity})")
+        self.rate, self.capacity, self._clock = rate, capacity, clock
+        self._tokens, self._at = float(capacity), clock()
+
+    def delay(self) -> float:
+        """Take one token; the seconds to wait before using it (0 when one was saved up)."""
+        now = self._clock()
+        self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        self._tokens -= 1
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+
+def retry_after(response: httpx.Response) -> float:
+    """Seconds a 429 asks the client to wait: its ``Retry-After`` (seconds), else 1, at most 30."""
+    try:
+        seconds = float(response.headers.get("retry-after", "1"))
+    except ValueError:
+        seconds = 1.0
+    return min(MAX_RETRY_AFTER, max(0.0, seconds))
+
+
+class Throttle(httpx.AsyncBaseTransport):
+    """An httpx transport that rate-limits and retries 429s around ``inner``."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, qps: float = DEFAULT_QPS, burst: int = DEFAULT_BURST
+                 ) -> None:
+        self._inner = inner
+        self._bucket = TokenBucket(qps, burst)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        for attempt in range(RETRIES_ON_429 + 1):
+            wait = self._bucket.delay()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            response = await self._inner.handle_async_request(request)
+            if response.status_code != 429 or attempt == RETRIES_ON_429:
+                return response
+            await response.aclose()
+            await asyncio.sleep(retry_after(response))
+        raise AssertionError("unreachable: the last attempt returns")
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

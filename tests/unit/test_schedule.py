@@ -1,0 +1,157 @@
+"""When a plan is looked at again and when its checks are probed: no polling, nothing judged stale."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from reentry import cache, controller
+from reentry.engine import schedule
+from reentry.engine.timeutil import format_time
+from reentry.model import (
+    Check,
+    CheckStatus,
+    Outcome,
+    Phase,
+    RecoveryPlanStatus,
+    ServiceState,
+    ServiceStatus,
+    TrafficState,
+    TrafficStatus,
+)
+from tests.unit.conftest import plan
+
+
+def check(**options) -> Check:
+    return Check.model_validate({"name": "lag", "resource": {"apiVersion": "v1", "kind": "ConfigMap", "name": "x",
+                                                             "path": ".data.lag", "max": 5}, **options})
+
+
+def test_a_check_is_probed_at_its_interval_by_default_ten_seconds(clock):
+    probed = clock.now
+    assert schedule.probe_due(check(), None, None) is None  # never probed: at once
+    assert schedule.probe_due(check(), None, probed) == probed + timedelta(seconds=10)
+    assert schedule.probe_due(check(interval="2s"), None, probed) == probed + timedelta(seconds=2)
+
+
+def test_a_passing_check_is_probed_again_when_its_stable_for_is_reached(clock):
+    since = clock.now
+    status = CheckStatus(name="lag", stage="state", kind="resource", result=Outcome.PASS,
+                         passingSince=format_time(since), firstEvaluatedAt=format_time(since))
+    due = schedule.probe_due(check(stableFor="3s", interval="30s"), status, clock.tick(0.1))
+    assert due == since + timedelta(seconds=3)
+    # Once past it, the interval rules again.
+    later = clock.tick(5)
+    assert schedule.probe_due(check(stableFor="3s", interval="30s"), status, later) == later + timedelta(seconds=30)
+
+
+def test_a_failing_check_is_probed_when_its_timeout_would_expire(clock):
+    first = clock.now
+    status = CheckStatus(name="lag", stage="state", kind="resource", result=Outcome.FAIL,
+                         firstEvaluatedAt=format_time(first))
+    due = schedule.probe_due(check(timeout="4s", interval="1m"), status, clock.tick(1))
+    assert due == first + timedelta(seconds=4)
+
+
+def test_an_analysis_is_probed_when_its_hold_or_cool_down_ends(clock):
+    probed = clock.now
+    hold_end = probed + timedelta(seconds=3)
+    assert schedule.probe_due(check(interval="1m"), None, probed, [hold_end]) == hold_end
+    # An analysis probed after the hold ended waits for its interval.
+    assert schedule.probe_due(check(interval="1m"), None, hold_end, [hold_end]) == hold_end + timedelta(minutes=1)
+    cooling = RecoveryPlanStatus(phase=Phase.TRAFFIC_REENTRY, traffic=TrafficStatus(
+        state=TrafficState.COOLING_DOWN, coolDownUntil=format_time(hold_end)))
+    assert schedule.analysis_judged_at(cooling) == [hold_end]
+
+
+def test_an_aborted_plan_still_walks_its_weight_back(clock):
+    back = format_time(clock.now + timedelta(seconds=10))
+    aborting = RecoveryPlanStatus(phase=Phase.ABORTED, traffic=TrafficStatus(state=TrafficState.ABORTING,
+                                                                              holdUntil=back))
+    assert schedule.busy(aborting, [])
+    assert schedule.next_deadline(plan({"name": "a"}), aborting) == clock.now + timedelta(seconds=10)
+    done = aborting.model_copy(update={"traffic": TrafficStatus(state=TrafficState.DONE)})
+    assert not schedule.busy(done, []) and schedule.next_deadline(plan({"name": "a"}), done) is None
+
+
+def test_an_overridden_check_is_not_hurried(clock):
+    status = CheckStatus(name="lag", stage="state", kind="resource", result=Outcome.FAIL, overridden=True,
+                         firstEvaluatedAt=format_time(clock.now))
+    assert schedule.probe_due(check(timeout="1s"), status, clock.now) == clock.now + timedelta(seconds=10)
+
+
+def test_the_next_batch_of_a_release_is_a_deadline(clock):
+    spec = plan({"name": "orders", "release": {"batch": 1, "interval": "20s"}})
+    status = RecoveryPlanStatus(phase=Phase.DEPENDENCY_CONVERGENCE, services=[
+        ServiceStatus(name="orders", state=ServiceState.RELEASING, lastBatchAt=format_time(clock.now)),
+        ServiceStatus(name="gone", state=ServiceState.RELEASING, lastBatchAt=format_time(clock.now))])
+    assert schedule.next_deadline(spec, status) == clock.now + timedelta(seconds=20)
+    attached = ServiceStatus(name="orders", state=ServiceState.ATTACHED, lastBatchAt=format_time(clock.now))
+    assert schedule.next_deadline(spec, status.model_copy(update={"services": [attached]})) is None
+
+
+def test_holds_cool_downs_observe_for_and_the_budget_are_deadlines(clock):
+    spec = plan({"name": "a"}, restorationBudget="1h", validation={"observeFor": "5m"})
+    status = RecoveryPlanStatus(phase=Phase.OBSERVING, observingSince=format_time(clock.now),
+                                traffic=TrafficStatus(state=TrafficState.DONE))
+    assert schedule.next_deadline(spec, status) == clock.now + timedelta(minutes=5)
+    hold_end = format_time(clock.now + timedelta(seconds=30))
+    held = status.model_copy(update={"traffic": TrafficStatus(state=TrafficState.HOLDING, holdUntil=hold_end)})
+    assert schedule.next_deadline(spec, held) == clock.now + timedelta(seconds=30)
+    assert schedule.next_deadline(spec, status.model_copy(update={"phase": Phase.RESTORED})) is None
+
+
+def test_busy_while_actions_run_or_a_ramp_is_under_way():
+    ramping = RecoveryPlanStatus(phase=Phase.TRAFFIC_REENTRY, traffic=TrafficStatus(state=TrafficState.APPLYING))
+    assert schedule.busy(ramping, [])
+    assert not schedule.busy(ramping.model_copy(update={"phase": Phase.PAUSED}), [])
+    assert schedule.busy(RecoveryPlanStatus(phase=Phase.STATE_RECONCILIATION), ["flush-cache"])
+    assert not schedule.busy(RecoveryPlanStatus(phase=Phase.RESTORED), [])
+    assert not schedule.busy(None, [])
+
+
+def _body(spec) -> dict:
+    return {"spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True)}
+
+
+def test_the_loop_sleeps_until_the_earliest_probe_or_deadline(clock):
+    spec = plan({"name": "a"}, technicalRecovery={"checks": [{"name": "lag", "interval": "4s", "resource": {
+        "apiVersion": "v1", "kind": "ConfigMap", "name": "x", "path": ".data.lag", "max": 5}}]})
+    status = RecoveryPlanStatus(phase=Phase.ARMED)
+    memory = controller.PlanMemory()
+    now = datetime.now(UTC)
+    # Not probed yet (as when its stage just began): at once.
+    assert controller.next_wake(_body(spec), status, memory, now, resync=300) == 0.0
+    memory.probed["lag"] = (spec.technicalRecovery.checks[0], now)
+    assert 3.5 < controller.next_wake(_body(spec), status, memory, now, resync=300) <= 4.0
+    # At rest (restored): only the resync.
+    restored = status.model_copy(update={"phase": Phase.RESTORED})
+    assert controller.next_wake(_body(spec), restored, memory, now, resync=300) == 300
+    # Right after an evaluation that changed the status: at once (a bounded number of times).
+    assert controller.next_wake(_body(spec), restored, memory, now, resync=300, hurried=1) == 0.0
+    assert controller.next_wake(_body(spec), restored, memory, now, resync=300,
+                                hurried=controller.MAX_HURRIED + 1) == 300
+    # An invalid spec waits for a change of its spec, or the resync.
+    assert controller.next_wake({"spec": {"services": []}}, status, memory, now, resync=300) == 300
+
+
+def test_a_released_pod_counts_as_released_until_the_watch_shows_it():
+    memory = controller.PlanMemory()
+    now = datetime.now(UTC)
+    memory.releasing["a"] = now
+    held = cache.CachedPod("a", {}, gated=True, released=False, deleting=False)
+    assert memory.expect_released([held], now)[0].released
+    # The watch caught up: forgotten; so is an expectation older than the bound.
+    assert memory.expect_released([held._replace(released=True)], now)[0].released
+    assert "a" not in memory.releasing
+    memory.releasing["b"] = now - controller.RELEASE_EXPECTATION - timedelta(seconds=1)
+    assert not memory.expect_released([held._replace(name="b")], now)[0].released
+    assert memory.releasing == {}
+
+
+def test_a_written_version_counts_as_delivered_once_reached_or_passed():
+    from reentry.handlers import _at_least
+
+    assert _at_least("120", "120") and _at_least("121", "120")
+    assert not _at_least("119", "120") and not _at_least(None, "120")
+    assert _at_least("anything", None)  # nothing was written
+    assert _at_least("v2", "v2") and not _at_least("v3", "v2")  # opaque versions: equality only
