@@ -12,7 +12,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 GROUP = "reentry.dev"
 VERSION = "v1alpha1"
@@ -53,15 +53,29 @@ QUALIFIED_NAME_PATTERN = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
                           r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
+#: The longest duration a plan may give (a year): longer ones would overflow date arithmetic and
+#: mean nothing for a failback.
+MAX_DURATION = timedelta(hours=8760)
+
+
 def parse_duration(text: str) -> timedelta:
-    """Parse a Go-style duration such as ``90s``, ``1h30m`` or ``250ms``."""
-    if not re.fullmatch(DURATION_PATTERN, text):
-        raise ValueError(f"invalid duration {text!r}: use units ms, s, m, h (e.g. 10s, 1h30m)")
+    """Parse a Go-style duration such as ``90s``, ``1h30m`` or ``250ms`` (at most :data:`MAX_DURATION`)."""
+    if len(text) > 32 or not re.fullmatch(DURATION_PATTERN, text):
+        raise ValueError(f"invalid duration {text[:40]!r}: use units ms, s, m, h (e.g. 10s, 1h30m)")
     seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"duration {text!r} is longer than the 8760h (a year) allowed")
     return timedelta(seconds=seconds)
 
 
-Duration = Annotated[str, Field(pattern=DURATION_PATTERN, description="A duration such as 10s, 5m or 1h30m.")]
+def _bounded_duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN, max_length=32,
+                                description="A duration such as 10s, 5m or 1h30m."),
+                     AfterValidator(_bounded_duration)]
 ObjectName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=253)]
 NamespaceName = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, max_length=63)]
 ServiceName = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, max_length=63)]

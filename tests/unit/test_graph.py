@@ -1,4 +1,5 @@
 from reentry.engine.graph import bottom_up, find_cycle, problems
+from reentry.model import ServiceSpec
 from tests.unit.conftest import plan
 
 
@@ -31,3 +32,23 @@ def test_valid_graph_has_no_problems():
     spec = plan({"name": "a"}, {"name": "b", "dependsOn": ["a"]})
     assert problems(spec.services) == []
     assert find_cycle(spec.services) is None
+
+
+def _chain(length: int, cycle: bool = False) -> list[ServiceSpec]:
+    names = [f"s{i}" for i in range(length)]
+    specs = [{"name": n, "selector": {}, "service": n, "dependsOn": [names[i - 1]] if i else []}
+             for i, n in enumerate(names)]
+    if cycle:
+        specs[0]["dependsOn"] = [names[-1]]
+    return [ServiceSpec.model_validate(s) for s in specs]
+
+
+def test_a_very_long_chain_is_walked_without_recursion():
+    services = _chain(20_000)
+    assert problems(services) == []
+    assert bottom_up(services) == [s.name for s in services]
+
+
+def test_a_very_long_cycle_is_found_and_named():
+    found = problems(_chain(20_000, cycle=True))
+    assert len(found) == 1 and found[0].startswith("dependsOn cycle: s0 -> s19999 -> s19998")

@@ -46,3 +46,11 @@ def test_a_check_needs_exactly_one_kind():
     assert ("check 'x' needs exactly one of workload, endpoints, resource, leases, serviceAccountToken, certificate, "
             "signingKeys, secretFreshness, prometheus, http (got workload, endpoints)") in (
         describe_validation_error(info.value))
+
+
+@pytest.mark.parametrize("text", ["99999999999999999999h", "8761h", "1" * 40 + "s"])
+def test_a_duration_longer_than_a_year_is_refused_with_its_field_named(text):
+    with pytest.raises(ValidationError) as info:
+        RecoveryPlanSpec.model_validate({**_spec(), "restorationBudget": text})
+    assert describe_validation_error(info.value).startswith("spec.restorationBudget: ")
+    RecoveryPlanSpec.model_validate({**_spec(), "restorationBudget": "8760h"})

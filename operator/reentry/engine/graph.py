@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from reentry.model import ServiceSpec
@@ -10,38 +11,40 @@ from reentry.model import ServiceSpec
 def find_cycle(services: Sequence[ServiceSpec]) -> list[str] | None:
     """Return one ``dependsOn`` cycle as ``[a, b, ..., a]``, or None when the graph is acyclic.
 
-    Unknown names are ignored here; :func:`problems` reports them separately.
+    Unknown names are ignored here; :func:`problems` reports them separately. Iterative (an explicit
+    stack), so a chain of any length is walked without recursion, in time linear in the graph.
     """
-    edges = {s.name: [d for d in s.dependsOn] for s in services}
-    visiting: list[str] = []
+    edges = {s.name: list(s.dependsOn) for s in services}
     done: set[str] = set()
-
-    def visit(name: str) -> list[str] | None:
-        if name in visiting:
-            return [*visiting[visiting.index(name):], name]
-        if name in done or name not in edges:
-            return None
-        visiting.append(name)
-        for dep in edges[name]:
-            cycle = visit(dep)
-            if cycle:
-                return cycle
-        visiting.pop()
-        done.add(name)
-        return None
-
     for service in services:
-        found = visit(service.name)
-        if found:
-            return found
+        if service.name in done:
+            continue
+        path: list[str] = [service.name]
+        on_path = {service.name}
+        pending = [iter(edges[service.name])]
+        while pending:
+            dep = next(pending[-1], None)
+            if dep is None:
+                finished = path.pop()
+                on_path.discard(finished)
+                done.add(finished)
+                pending.pop()
+                continue
+            if dep in on_path:
+                return [*path[path.index(dep):], dep]
+            if dep in done or dep not in edges:
+                continue
+            path.append(dep)
+            on_path.add(dep)
+            pending.append(iter(edges[dep]))
     return None
 
 
 def problems(services: Sequence[ServiceSpec]) -> list[str]:
     """Every reason the graph cannot work, each naming the service or cycle at fault."""
     found: list[str] = []
-    names = [s.name for s in services]
-    for dup in sorted({n for n in names if names.count(n) > 1}):
+    names = Counter(s.name for s in services)
+    for dup in sorted(n for n, count in names.items() if count > 1):
         found.append(f"duplicate service name {dup!r}")
     known = set(names)
     for service in services:
@@ -57,18 +60,29 @@ def problems(services: Sequence[ServiceSpec]) -> list[str]:
 def bottom_up(services: Sequence[ServiceSpec]) -> list[str]:
     """Service names ordered so that every service comes after all it depends on.
 
-    Ties keep the plan's own order, so the order a person wrote is the order they see.
-    The graph must be valid (see :func:`problems`).
+    Ties keep the plan's own order, so the order a person wrote is the order they see: services
+    are placed in rounds, each round the ones whose dependencies are all placed, in plan order.
+    Linear in the graph (a long chain included). The graph must be valid (see :func:`problems`).
     """
+    position = {s.name: i for i, s in enumerate(services)}
+    waiting = {s.name: len(set(s.dependsOn)) for s in services}
+    dependants: dict[str, list[str]] = {}
+    for service in services:
+        for dep in set(service.dependsOn):
+            if dep not in position:
+                raise ValueError("dependency graph has a cycle or an unknown service")
+            dependants.setdefault(dep, []).append(service.name)
     order: list[str] = []
-    placed: set[str] = set()
-    remaining = list(services)
-    while remaining:
-        ready = [s for s in remaining if all(d in placed for d in s.dependsOn)]
-        if not ready:
-            raise ValueError("dependency graph has a cycle or an unknown service")
-        for service in ready:
-            order.append(service.name)
-            placed.add(service.name)
-        remaining = [s for s in remaining if s.name not in placed]
+    ready = [s.name for s in services if waiting[s.name] == 0]
+    while ready:
+        order += ready
+        following: list[str] = []
+        for name in ready:
+            for dependant in dependants.get(name, ()):
+                waiting[dependant] -= 1
+                if waiting[dependant] == 0:
+                    following.append(dependant)
+        ready = sorted(following, key=position.__getitem__)
+    if len(order) != len(services):
+        raise ValueError("dependency graph has a cycle or an unknown service")
     return order
