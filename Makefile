@@ -47,10 +47,10 @@ test: lint typecheck build
 	@$(BIN)/pytest tests/unit tests/e2e -q --durations=5; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-# Not part of `make test`: measures against a private sandbox and rewrites docs/benchmarks.md and
-# docs/benchmarks-traffic.md (~7 min).
+# Not part of `make test`: measures against a private sandbox and rewrites docs/benchmarks.md,
+# docs/benchmarks-traffic.md and docs/benchmarks-rest.md (~20 min; --only picks some).
 bench: build
-	PYTHONPATH=.:operator $(BIN)/python bench/run.py --out docs/benchmarks.md
+	PYTHONPATH=.:operator $(BIN)/python bench/run.py --timeout 3000 --out docs/benchmarks.md
 
 crds: $(STAMP)
 	$(BIN)/python -m reentry.crd

@@ -2,14 +2,15 @@
 
 Run from the repository root (this is what ``make bench`` is meant to run)::
 
-    PYTHONPATH=.:operator python bench/run.py [--only throughput,latency,traffic] [--pods 500] [--trials 20]
-        [--traffic-trials 7] [--out docs/benchmarks.md]
+    PYTHONPATH=.:operator python bench/run.py [--only throughput,latency,traffic,rest] [--pods 500]
+        [--trials 20] [--traffic-trials 7] [--rest-plans 10,40,200] [--out docs/benchmarks.md]
 
-Without ``--out`` the results are printed only; with it, (a) and (b) go to that file and (c) beside
-it, to ``docs/benchmarks-traffic.md``, so ``--only traffic`` refreshes (c) alone.
+Without ``--out`` the results are printed only; with it, (a) and (b) go to that file, (c) beside
+it to ``docs/benchmarks-traffic.md`` and (d) to ``docs/benchmarks-rest.md``, so ``--only traffic``
+or ``--only rest`` refreshes one alone.
 The run starts its own sandbox in a temporary directory (``--workdir DIR`` keeps it, with the
 sandbox's and the operator's logs), the operator as a real ``python -m reentry.cli run
---all-namespaces`` process with ``REENTRY_RECONCILE_INTERVAL=0.2``, and stops both at the end,
+--all-namespaces`` process at its shipped defaults, and stops both at the end,
 also on error or at the overall deadline (``--timeout``, 15 minutes).
 
 Absolute numbers depend on the machine; the point is the ratio of two numbers measured in the same
@@ -51,6 +52,12 @@ run against the same API server, simulated kubelet and controller manager.
     repeated write that changed nothing is seen too. The operator's decision path is also timed piece
     by piece in the benchmark process, to show where a step's time goes. It runs before (a): the
     throughput plan and its pods stay, and would weigh on every later tick.
+
+(d) The operator at rest (``bench/rest.py``)
+    N plans (10, 40, 200), each Restored in a namespace of its own with one service of two gated
+    pods; a fresh operator per N. The API server's ``apiserver_request_total`` (WATCH left out) is
+    read over one window with the operator running and over the same window with it stopped: the
+    difference is the operator's. CPU and RSS of the operator process from ``/proc``.
 
 Nothing here is part of the pytest suite.
 """

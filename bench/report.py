@@ -132,13 +132,16 @@ def markdown(m: Machine, throughput: ThroughputResult, latency: LatencyResult, t
         *throughput_table(throughput), "",
         "## (b) Reaction latency", "",
         f"{len(latency.trials)} trials; a watch stamps each event on arrival. `base` is released by the operator "
-        "on a tick and the simulated kubelet makes it ready within tens of milliseconds, so the ready endpoint "
-        "appears early in a reconcile interval, as it would after any release by the operator.", "",
+        "and the simulated kubelet makes it ready within tens of milliseconds; the EndpointSlice change wakes "
+        "the plan's loop.", "",
         *latency_table(latency), "",
         "## (c) Traffic steps", "",
         "Step latency (hold expiry to every target patched) and API writes per step are reported in "
         "[benchmarks-traffic.md](benchmarks-traffic.md): written by the same run, or refreshed alone with "
         "`--only traffic` (about 3 minutes) without touching this file.", "",
+        "## (d) At rest", "",
+        "API requests, CPU and memory with 10 to 200 Restored plans doing nothing are reported in "
+        "[benchmarks-rest.md](benchmarks-rest.md) (`--only rest`, about 12 minutes).", "",
         "## How to reproduce", "",
         f"`{REPRODUCE.format(pods=throughput.pods, trials=trials)}` from the repository root "
         "(starts and stops a private sandbox; about 4 minutes on 2 CPUs, plus about 3 for (c)).", "",
@@ -287,6 +290,9 @@ def rest_markdown(m: Machine, samples: Sequence[RestSample]) -> str:
         "The other benchmarks are in [benchmarks.md](benchmarks.md).", "",
         *_machine_rows(m), "",
         *rest_table(samples), "",
+        *([f"The window ({window:.0f} s) is shorter than the resync (300 s), so it may hold no resync; a resync "
+           "of a Restored plan reads the caches only (no checks, targets or actions are left to read) and writes "
+           "nothing when nothing changed.", ""] if window < 300 else []),
         "Before the event-driven core, the same measurement (issue 10; every plan listed its namespace's pods "
         "and EndpointSlices and read its Services twice a second) gave:", "",
         "| plans at rest | requests/s | per plan per minute | CPU | RSS |", "|---:|---:|---:|---:|---:|",
