@@ -20,3 +20,60 @@ def describe_validation_error(error: ValidationError, prefix: str = "spec") -> s
         message = problem["msg"].removeprefix("Value error, ")
         lines.append(f"{path}: {message}")
     return "; ".join(lines)
+
+
+class NamedCause(Exception):
+    """An error whose message names its cause in full: it is shown without its type's name."""
+
+
+class ApiRefused(NamedCause):
+    """The API server answered with an error. Raised by ``kube`` and ``objects`` only, translated once
+    from the client library's error, so nothing else tests status codes: catch the kind it is."""
+
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(f"{code} {reason or 'error'}: {message}")
+        self.code = code
+
+    @property
+    def temporary(self) -> bool:
+        """Worth asking again as it is (a conflict, throttling, a timeout, the server's own trouble)."""
+        return isinstance(self, Conflict | Unavailable)
+
+
+class NotFound(ApiRefused):
+    """404: the object (or its namespace) does not exist."""
+
+
+class Conflict(ApiRefused):
+    """409: the object changed since it was read, or already exists."""
+
+
+class Forbidden(ApiRefused):
+    """401/403: the operator may not (its credentials or RBAC)."""
+
+
+class Invalid(ApiRefused):
+    """400/422: the request itself is wrong (a field the API server refuses)."""
+
+
+class Unavailable(ApiRefused):
+    """408, 429 or 5xx: not now; the same request may succeed later."""
+
+
+def api_refusal(code: int | None, reason: str | None, message: str | None) -> ApiRefused:
+    """The typed error for one error answer of the API server."""
+    number = code or 500
+    kind: type[ApiRefused]
+    if number == 404:
+        kind = NotFound
+    elif number == 409:
+        kind = Conflict
+    elif number in (401, 403):
+        kind = Forbidden
+    elif number in (400, 422):
+        kind = Invalid
+    elif number in (408, 429) or number >= 500:
+        kind = Unavailable
+    else:
+        kind = ApiRefused
+    return kind(number, reason or "", message or "")

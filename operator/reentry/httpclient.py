@@ -23,7 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx2 as httpx
 
 from reentry import model
-from reentry.objects import NamedCause, Objects
+from reentry.errors import NamedCause
+from reentry.objects import Objects
 
 __all__ = ["InvalidMaterial", "MissingReference", "Session", "describe_transport_error", "read_key", "session",
            "shown_url"]

@@ -1,12 +1,16 @@
-"""The one place that talks to the Kubernetes API server (through lightkube).
+"""The one place that talks to the Kubernetes API server (through lightkube), with ``objects``.
 
 It turns cluster objects into the engine's observation values, and the engine's actions into
-patches. 404s and conflicts become outcomes here, not crashes in handlers.
+patches. The client library's errors are translated here, once (:func:`api_errors`), into the
+typed errors of ``reentry.errors``: nothing above tests a status code.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,15 +18,37 @@ from lightkube import ApiError, AsyncClient
 from lightkube import operators as op
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.resources.core_v1 import Pod
+from lightkube.models.authentication_v1 import TokenRequestSpec, TokenReviewSpec
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.authentication_v1 import TokenReview
+from lightkube.resources.core_v1 import Pod, ServiceAccount
 from lightkube.resources.discovery_v1 import EndpointSlice
 from lightkube.types import PatchType
 
-from reentry import cache, model
+from reentry import cache, errors, model
 from reentry.throttle import DEFAULT_BURST, DEFAULT_QPS, Throttle
 
 RecoveryPlanResource = create_namespaced_resource(model.GROUP, model.VERSION, model.KIND, model.PLURAL)
 FIELD_MANAGER = "reentry"
+
+
+@contextmanager
+def api_errors() -> Iterator[None]:
+    """Turn the client library's error into the typed :class:`reentry.errors.ApiRefused` it stands for."""
+    try:
+        yield
+    except ApiError as err:
+        raise errors.api_refusal(err.status.code, err.status.reason, err.status.message) from err
+
+
+@dataclass(frozen=True)
+class TokenReviewAnswer:
+    """What a TokenReview said of a token."""
+
+    authenticated: bool
+    username: str | None
+    audiences: tuple[str, ...]
+    error: str | None
 
 
 def label_filter(selector: model.LabelSelector) -> Any:
@@ -73,9 +99,10 @@ class Kube:
     async def namespace_pods(self, namespace: str) -> list[cache.CachedPod]:
         """Every pod of the namespace that is not terminating, listed (evaluations read the cache instead)."""
         found = []
-        async for pod in self.client.list(Pod, namespace=namespace):
-            if pod.metadata and not pod.metadata.deletionTimestamp:
-                found.append(cache.pod_projection(pod.to_dict()))
+        with api_errors():
+            async for pod in self.client.list(Pod, namespace=namespace):
+                if pod.metadata and not pod.metadata.deletionTimestamp:
+                    found.append(cache.pod_projection(pod.to_dict()))
         return found
 
     async def release_pods(self, namespace: str, names: list[str], concurrency: int = 32) -> int:
@@ -94,13 +121,12 @@ class Kube:
                      "message": "released by the reentry operator",
                      "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         try:
-            # Strategic merge on pod status merges conditions by type: the kubelet's own stay intact.
-            await self.client.patch(Pod.Status, name, {"status": {"conditions": [condition]}},
-                                    namespace=namespace, patch_type=PatchType.STRATEGIC)
-        except ApiError as err:
-            if err.status.code == 404:
-                return False
-            raise
+            with api_errors():
+                # Strategic merge on pod status merges conditions by type: the kubelet's own stay intact.
+                await self.client.patch(Pod.Status, name, {"status": {"conditions": [condition]}},
+                                        namespace=namespace, patch_type=PatchType.STRATEGIC)
+        except errors.NotFound:
+            return False
         return True
 
     async def write_status(self, namespace: str, name: str, status: model.RecoveryPlanStatus) -> str | None:
@@ -109,6 +135,25 @@ class Kube:
         body: dict[str, Any] = status.model_dump(mode="json", exclude_none=True)
         for key in model.RecoveryPlanStatus.model_fields:
             body.setdefault(key, None)
-        written = await self.client.patch(RecoveryPlanResource.Status, name, {"status": body}, namespace=namespace,
-                                          patch_type=PatchType.MERGE)
+        with api_errors():
+            written = await self.client.patch(RecoveryPlanResource.Status, name, {"status": body},
+                                              namespace=namespace, patch_type=PatchType.MERGE)
         return written.metadata.resourceVersion if written.metadata else None
+
+    async def request_token(self, account: str, namespace: str, audiences: list[str], seconds: int) -> str:
+        """A TokenRequest for the ServiceAccount; the token ("" when the answer holds none). Never logged."""
+        request = ServiceAccount.Token(metadata=ObjectMeta(), spec=TokenRequestSpec(
+            audiences=list(audiences), expirationSeconds=seconds))
+        with api_errors():
+            issued = await self.client.create(request, account, namespace=namespace)
+        return (issued.status.token if issued.status else "") or ""
+
+    async def review_token(self, token: str, audiences: list[str]) -> TokenReviewAnswer:
+        """A TokenReview of ``token`` for ``audiences``."""
+        with api_errors():
+            answer = await self.client.create(TokenReview(metadata=ObjectMeta(),
+                                                          spec=TokenReviewSpec(token=token, audiences=audiences)))
+        status = answer.status
+        return TokenReviewAnswer(bool(status and status.authenticated),
+                                 status.user.username if status and status.user else None,
+                                 tuple(status.audiences or ()) if status else (), status.error if status else None)

@@ -13,12 +13,14 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from lightkube import ApiError, AsyncClient
+from lightkube import AsyncClient
 from lightkube.core import resource as res
 from lightkube.generic_resource import GenericGlobalResource, GenericNamespacedResource
 from lightkube.types import PatchType
 
-from reentry import model
+from reentry import errors, model
+from reentry.errors import NamedCause
+from reentry.kube import api_errors, label_filter
 from reentry.model import ObjectRef
 
 #: A GenericNamespacedResource or GenericGlobalResource subclass. Typed loosely because lightkube's
@@ -27,10 +29,6 @@ GenericResource = Any
 
 # Every verb lightkube knows: the API server, not the client, decides what a resource allows.
 _VERBS = ["delete", "deletecollection", "get", "global_list", "global_watch", "list", "patch", "post", "put", "watch"]
-
-
-class NamedCause(Exception):
-    """An error whose message names its cause in full: :func:`describe_error` shows it without the type's name."""
 
 
 class UnknownKind(NamedCause, LookupError):
@@ -102,9 +100,10 @@ class Objects:
 
     @staticmethod
     def _raise_for_status(response: Any) -> None:
-        """An :class:`ApiError` for an error answer with a Status body, as lightkube raises them."""
+        """The typed :class:`reentry.errors.ApiRefused` for an error answer with a Status body."""
         if response.is_error and response.headers.get("content-type") == "application/json":
-            raise ApiError(request=response.request, response=response)
+            status = response.json()
+            raise errors.api_refusal(response.status_code, status.get("reason"), status.get("message"))
         response.raise_for_status()
 
     async def get(self, ref: ObjectRef, namespace: str) -> dict[str, Any] | None:
@@ -115,11 +114,10 @@ class Objects:
         """
         resource = await self.resource(ref.apiVersion, ref.kind)
         try:
-            obj = dict(await self.client.get(resource, ref.name, namespace=_namespace(resource, ref, namespace)))
-        except ApiError as err:
-            if err.status.code == 404:
-                return None
-            raise
+            with api_errors():
+                obj = dict(await self.client.get(resource, ref.name, namespace=_namespace(resource, ref, namespace)))
+        except errors.NotFound:
+            return None
         if obj.get("kind") != ref.kind:
             raise UnexpectedObject(f"asked for {ref.kind} {ref.name}, the API server answered "
                                    f"{str(obj.get('kind'))[:63]!r}")
@@ -129,8 +127,9 @@ class Objects:
                           field_manager: str) -> dict[str, Any]:
         """Apply a JSON merge patch and return the object as the API server stored it."""
         resource = await self.resource(ref.apiVersion, ref.kind)
-        obj = await self.client.patch(resource, ref.name, patch, namespace=_namespace(resource, ref, namespace),
-                                      patch_type=PatchType.MERGE, field_manager=field_manager)
+        with api_errors():
+            obj = await self.client.patch(resource, ref.name, patch, namespace=_namespace(resource, ref, namespace),
+                                          patch_type=PatchType.MERGE, field_manager=field_manager)
         return dict(obj)
 
     async def apply(self, ref: ObjectRef, namespace: str, fields: dict[str, Any], *, field_manager: str,
@@ -145,16 +144,19 @@ class Objects:
         ns = _namespace(resource, ref, namespace)
         metadata = {**fields.get("metadata", {}), "name": ref.name, **({"namespace": ns} if ns else {})}
         body = {**fields, "apiVersion": ref.apiVersion, "kind": ref.kind, "metadata": metadata}
-        obj = await self.client.patch(resource, ref.name, body, namespace=ns, patch_type=PatchType.APPLY,
-                                      field_manager=field_manager, force=force)
+        with api_errors():
+            obj = await self.client.patch(resource, ref.name, body, namespace=ns, patch_type=PatchType.APPLY,
+                                          field_manager=field_manager, force=force)
         return dict(obj)
 
     async def json_patch(self, ref: ObjectRef, namespace: str, operations: list[dict[str, Any]], *,
                          field_manager: str) -> dict[str, Any]:
         """Apply an RFC 6902 JSON patch (``test`` operations guard the others) and return the stored object."""
         resource = await self.resource(ref.apiVersion, ref.kind)
-        obj = await self.client.patch(resource, ref.name, operations, namespace=_namespace(resource, ref, namespace),
-                                      patch_type=PatchType.JSON, field_manager=field_manager)
+        with api_errors():
+            obj = await self.client.patch(resource, ref.name, operations,
+                                          namespace=_namespace(resource, ref, namespace), patch_type=PatchType.JSON,
+                                          field_manager=field_manager)
         return dict(obj)
 
     async def create(self, body: dict[str, Any], *, field_manager: str) -> dict[str, Any]:
@@ -165,13 +167,24 @@ class Objects:
         checked(str(metadata.get("name", "")), model.NAME_PATTERN, "name", 253)
         if "namespace" in metadata:
             checked(str(metadata["namespace"]), model.DNS_LABEL_PATTERN, "namespace", 63)
-        return dict(await self.client.create(resource(body), field_manager=field_manager))
+        with api_errors():
+            return dict(await self.client.create(resource(body), field_manager=field_manager))
+
+    async def list(self, api_version: str, kind: str, namespace: str,
+                   selector: model.LabelSelector | None = None, labels: dict[str, str] | None = None
+                   ) -> list[dict[str, Any]]:
+        """Every object of the kind in ``namespace`` matching ``selector`` (or exact ``labels``)."""
+        checked(namespace, model.DNS_LABEL_PATTERN, "namespace", 63)
+        resource = await self.resource(api_version, kind)
+        chosen: Any = label_filter(selector) if selector is not None else labels
+        with api_errors():
+            return [dict(obj) async for obj in self.client.list(resource, namespace=namespace, labels=chosen)]
 
     async def delete(self, ref: ObjectRef, namespace: str, *, resource_version: str | None = None) -> bool:
         """Delete the object; False when it was already gone.
 
         With ``resource_version`` the API server deletes only that version of the object (a 409
-        :class:`ApiError` otherwise), so a decision made on what was read holds when it lands.
+        :class:`reentry.errors.Conflict` otherwise), so a decision made on what was read holds when it lands.
         """
         resource = await self.resource(ref.apiVersion, ref.kind)
         info = res.api_info(resource)
@@ -212,8 +225,6 @@ def _namespace(resource: GenericResource, ref: ObjectRef, default: str) -> str |
 
 def describe_error(err: Exception) -> str:
     """One line naming what went wrong, for a status message: the API server's own words when it answered."""
-    if isinstance(err, ApiError):
-        return f"{err.status.code} {err.status.reason or 'error'}: {err.status.message}"
     if isinstance(err, NamedCause):
         return str(err)
     return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__

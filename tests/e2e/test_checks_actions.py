@@ -10,13 +10,12 @@ import json
 from typing import Any
 
 import pytest
-from lightkube import ApiError
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import ConfigMap, Secret
 from lightkube.types import PatchType
 
-from reentry import checks
+from reentry import checks, errors
 from reentry.actions import ActionContext
 from reentry.actions.job import PLAN_LABEL
 from reentry.engine.observations import CheckResult
@@ -293,9 +292,9 @@ def test_a_lease_deleted_only_at_the_version_judged(cluster: Cluster, namespace:
                          patch_type=PatchType.MERGE)
     ref = ObjectRef(apiVersion="coordination.k8s.io/v1", kind="Lease", name="leader")
 
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(errors.Conflict) as refused:
         run(cluster, lambda _, objects: objects.delete(ref, namespace, resource_version=read.metadata.resourceVersion))
-    assert refused.value.status.code == 409
+    assert refused.value.code == 409
     assert run(cluster, lambda _, objects: objects.delete(ref, namespace)) is True
     assert run(cluster, lambda _, objects: objects.delete(ref, namespace)) is False
 

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
-from lightkube import ApiError, AsyncClient
+from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig
 
-from reentry import targets
+from reentry import errors, targets
 from reentry.engine.observations import TargetObservation
 from reentry.model import Target
 from reentry.objects import Objects
@@ -279,7 +279,7 @@ def test_hpa_recalibrated(cluster: Cluster, namespace: str) -> None:
 
     # A ramp the API server refuses (min above max) comes back as the API's own words.
     too_high = Target.model_validate({"hpa": {"name": "api", "minReplicas": {"from": 1, "to": 40}}})
-    with pytest.raises(ApiError, match="maxReplicas"):
+    with pytest.raises(errors.Invalid, match="maxReplicas"):
         apply(cluster, namespace, too_high, 100)
 
 

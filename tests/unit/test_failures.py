@@ -6,9 +6,8 @@ import ssl
 
 import httpx2 as httpx
 import pytest
-from lightkube import ApiError
 
-from reentry import paths
+from reentry import errors, paths
 from reentry.checks.failures import classify, for_status
 from reentry.httpclient import InvalidMaterial, MissingReference
 from reentry.model import FailureClass
@@ -17,9 +16,8 @@ from reentry.objects import UnknownKind
 REQUEST = httpx.Request("GET", "http://prometheus:9090/api/v1/query")
 
 
-def api_error(code: int) -> ApiError:
-    body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": "no", "code": code}
-    return ApiError(request=REQUEST, response=httpx.Response(code, json=body, request=REQUEST))
+def api_error(code: int) -> errors.ApiRefused:
+    return errors.api_refusal(code, "", "no")
 
 
 @pytest.mark.parametrize(("err", "failure"), [

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import httpx2 as httpx
 import pytest
-from lightkube import ApiError
 
+from reentry import errors
 from reentry.checks import service_account_token
 from reentry.checks.service_account_token import Review, judge_review
 from reentry.model import FailureClass, Outcome, ServiceAccountTokenCheck
@@ -34,12 +33,9 @@ def test_another_user_or_a_missing_audience_misses_the_threshold():
     assert observed == f"authenticated as {USER}, audiences api"
 
 
-def api_error(code: int, reason: str, message: str) -> ApiError:
-    """An ApiError as lightkube raises it for an answer with a Status body."""
-    request = httpx.Request("POST", "https://127.0.0.1:6443/api/v1/namespaces/shop/serviceaccounts/orders/token")
-    body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code,
-            "message": message}
-    return ApiError(request=request, response=httpx.Response(code, json=body, request=request))
+def api_error(code: int, reason: str, message: str) -> errors.ApiRefused:
+    """The typed error ``kube`` raises for an answer with a Status body."""
+    return errors.api_refusal(code, reason, message)
 
 
 @pytest.mark.parametrize(("code", "reason", "failure"), [

@@ -12,9 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from lightkube import ApiError
-
-from reentry import model
+from reentry import errors, model
 from reentry.actions import invalidate, job, patch, release_leases
 from reentry.actions.context import ActionContext
 from reentry.engine.observations import ActionProgress
@@ -37,8 +35,6 @@ EXECUTORS: dict[str, Executor] = {
     "invalidate": invalidate.execute,
 }
 
-# Answers that say "not now" rather than "never": timeout, conflict, throttled.
-_RETRY_CODES = (408, 409, 429)
 
 
 async def execute(kube: Kube, objects: Objects, namespace: str, context: ActionContext, action: model.Action,
@@ -55,9 +51,9 @@ async def execute(kube: Kube, objects: Objects, namespace: str, context: ActionC
         return ActionProgress(ActionState.FAILED, record, f"action {action.name}: no executor for kind {action.kind}")
     try:
         return await run(kube, objects, namespace, context, getattr(action, action.kind), record)
-    except (ApiError, UnknownKind, InvalidName, UnexpectedObject, MissingReference, InvalidMaterial) as err:
+    except (errors.ApiRefused, UnknownKind, InvalidName, UnexpectedObject, MissingReference, InvalidMaterial) as err:
         cause = f"{action.kind} action {action.name}: {describe_error(err)}"
-        if isinstance(err, ApiError) and (err.status.code in _RETRY_CODES or (err.status.code or 500) >= 500):
+        if isinstance(err, errors.ApiRefused) and err.temporary:  # "not now" rather than "never"
             return ActionProgress(ActionState.RUNNING, record, f"retrying after {cause}")
         return ActionProgress(ActionState.FAILED, record, cause)
     except Exception as err:

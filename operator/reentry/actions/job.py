@@ -7,12 +7,11 @@ with it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import Any
 
-from lightkube import ApiError
-
-from reentry import model
+from reentry import errors, model
 from reentry.actions.context import ActionContext
 from reentry.engine.observations import ActionProgress
 from reentry.kube import FIELD_MANAGER, Kube
@@ -48,11 +47,8 @@ async def execute(kube: Kube, objects: Objects, namespace: str, context: ActionC
     """Step 1 creates the Job (Running); later steps follow it to Complete or Failed."""
     name = record.get("job") or job_name(context)
     if "job" not in record:
-        try:
+        with contextlib.suppress(errors.Conflict):  # an earlier step created it and the record was lost
             await objects.create(job_body(context, namespace, spec), field_manager=FIELD_MANAGER)
-        except ApiError as err:
-            if err.status.code != 409:  # 409: an earlier step created it and the record was lost
-                raise
         return ActionProgress(ActionState.RUNNING, {"job": name}, f"created Job {name}")
     job = await objects.get(model.ObjectRef(apiVersion="batch/v1", kind="Job", name=name), namespace)
     if job is None:

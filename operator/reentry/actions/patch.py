@@ -12,9 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lightkube import ApiError
-
-from reentry import model
+from reentry import errors, model
 from reentry.actions.context import ActionContext
 from reentry.engine.observations import ActionProgress
 from reentry.kube import FIELD_MANAGER, Kube
@@ -49,8 +47,6 @@ async def execute(kube: Kube, objects: Objects, namespace: str, context: ActionC
         return ActionProgress(ActionState.RUNNING, kept, f"recorded the values the patch replaces on {what}")
     try:
         await objects.merge_patch(spec, namespace, spec.patch, field_manager=FIELD_MANAGER)
-    except ApiError as err:
-        if err.status.code == 404:
-            return ActionProgress(ActionState.FAILED, record, f"{what} not found")
-        raise
+    except errors.NotFound:
+        return ActionProgress(ActionState.FAILED, record, f"{what} not found")
     return ActionProgress(ActionState.SUCCEEDED, record, f"patched {what}")

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightkube import ApiError
-
-from reentry import model
+from reentry import errors, model
 from reentry.actions.context import ActionContext
 from reentry.checks.leases import scan
 from reentry.engine.observations import ActionProgress
@@ -23,7 +21,7 @@ from reentry.objects import Objects
 async def execute(kube: Kube, objects: Objects, namespace: str, context: ActionContext,
                   spec: model.LeaseTarget, record: dict[str, Any]) -> ActionProgress:
     """Delete every stale Lease; Running again when one changed under us, else Succeeded."""
-    found = await scan(kube, namespace, spec)
+    found = await scan(objects, namespace, spec)
     released = set(record.get("released", []))
     changed = []
     for lease in found.stale:
@@ -31,9 +29,7 @@ async def execute(kube: Kube, objects: Objects, namespace: str, context: ActionC
         try:
             # False (already gone, e.g. deleted just before a restart) is released all the same.
             await objects.delete(ref, found.namespace, resource_version=lease.resource_version)
-        except ApiError as err:
-            if err.status.code != 409:
-                raise
+        except errors.Conflict:
             changed.append(lease.name)
         else:
             released.add(lease.name)

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from lightkube import ApiError
-from lightkube.resources.core_v1 import Service
-from lightkube.resources.discovery_v1 import EndpointSlice
-
-from reentry import model
+from reentry import cache, model
 from reentry.engine.observations import CheckResult
-from reentry.kube import Kube, count_ready_endpoints
+from reentry.kube import Kube
 from reentry.model import Outcome
 from reentry.objects import Objects
 
 
 async def probe(kube: Kube, objects: Objects, namespace: str, spec: model.EndpointsCheck) -> CheckResult:
     """Pass when the Service has at least ``minReady`` distinct ready endpoints."""
-    try:
-        await kube.client.get(Service, spec.service, namespace=namespace)
-    except ApiError as err:
-        if err.status.code == 404:
-            return CheckResult(Outcome.FAIL, message=f"Service {spec.service} not found")
-        raise
-    slices = [s async for s in kube.client.list(
-        EndpointSlice, namespace=namespace, labels={"kubernetes.io/service-name": spec.service})]
-    ready = count_ready_endpoints(slices)
+    if await objects.get(model.ObjectRef(apiVersion="v1", kind="Service", name=spec.service), namespace) is None:
+        return CheckResult(Outcome.FAIL, message=f"Service {spec.service} not found")
+    slices = await objects.list("discovery.k8s.io/v1", "EndpointSlice", namespace,
+                                labels={cache.SERVICE_NAME_LABEL: spec.service})
+    ready = len(set().union(*(cache.ready_addresses(s) for s in slices)))
     observed, threshold = f"{ready} ready endpoints", f"min {spec.minReady} ready"
     if ready < spec.minReady:
         return CheckResult(Outcome.FAIL, observed, threshold,

@@ -11,9 +11,8 @@ from __future__ import annotations
 import ssl
 
 import httpx2 as httpx
-from lightkube import ApiError
 
-from reentry import paths
+from reentry import errors, paths
 from reentry.httpclient import InvalidMaterial, MissingReference
 from reentry.model import FailureClass
 from reentry.objects import InvalidName, UnexpectedObject, UnknownKind
@@ -41,12 +40,11 @@ def classify(err: BaseException) -> FailureClass | None:
         return FailureClass.UNREACHABLE
     if isinstance(err, httpx.HTTPStatusError):
         return for_status(err.response.status_code)
-    if isinstance(err, ApiError):
-        code = err.status.code or 500
-        if code in _UNAUTHORIZED:
-            return FailureClass.UNAUTHORIZED  # the operator's own RBAC refuses what the check reads
-        if code in (400, 404, 422):
-            return FailureClass.INVALID_CONFIGURATION
+    if isinstance(err, errors.Forbidden):
+        return FailureClass.UNAUTHORIZED  # the operator's own RBAC refuses what the check reads
+    if isinstance(err, errors.Invalid | errors.NotFound):
+        return FailureClass.INVALID_CONFIGURATION
+    if isinstance(err, errors.ApiRefused):
         return FailureClass.UNREACHABLE
     if isinstance(err, MissingReference | InvalidMaterial | UnknownKind | InvalidName | UnexpectedObject
                   | paths.InvalidPath):

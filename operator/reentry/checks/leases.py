@@ -14,17 +14,17 @@ in the namespace.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-
-from lightkube import ApiError
-from lightkube.resources.coordination_v1 import Lease
-from lightkube.resources.core_v1 import Pod
+from typing import Any
 
 from reentry import model
 from reentry.engine.observations import CheckResult
-from reentry.kube import Kube, label_filter
-from reentry.model import Outcome
+from reentry.kube import Kube
+from reentry.model import ObjectRef, Outcome
 from reentry.objects import Objects
+
+LEASES = "coordination.k8s.io/v1"
 
 _TERMINATED = ("Succeeded", "Failed")
 
@@ -53,55 +53,46 @@ def holder_pod_names(holder: str) -> tuple[str, ...]:
     return (holder, prefix) if prefix and prefix != holder else (holder,)
 
 
-async def scan(kube: Kube, namespace: str, target: model.LeaseTarget) -> LeaseScan:
+async def scan(objects: Objects, namespace: str, target: model.LeaseTarget) -> LeaseScan:
     """Select the Leases ``target`` names (in its namespace, else ``namespace``) and find the stale ones."""
     ns = target.namespace or namespace
-    leases = await _select(kube, ns, target)
+    leases = await _select(objects, ns, target)
     live: dict[str, bool] = {}
     stale = []
-    for lease in leases:
-        holder = (lease.spec.holderIdentity if lease.spec else None) or ""
-        if holder and not await _held_by_live_pod(kube, ns, holder, live):
-            assert lease.metadata is not None and lease.metadata.name and lease.metadata.resourceVersion
-            stale.append(StaleLease(lease.metadata.name, holder, lease.metadata.resourceVersion))
-    names = tuple(sorted(lease.metadata.name for lease in leases if lease.metadata and lease.metadata.name))
-    return LeaseScan(ns, names, tuple(sorted(stale, key=lambda s: s.name)))
+    for name, lease in leases.items():
+        holder = (lease.get("spec") or {}).get("holderIdentity") or ""
+        if holder and not await _held_by_live_pod(objects, ns, holder, live):
+            stale.append(StaleLease(name, holder, lease["metadata"]["resourceVersion"]))
+    return LeaseScan(ns, tuple(sorted(leases)), tuple(sorted(stale, key=lambda s: s.name)))
 
 
-async def _select(kube: Kube, namespace: str, target: model.LeaseTarget) -> list[Lease]:
-    found: dict[str, Lease] = {}
+async def _select(objects: Objects, namespace: str, target: model.LeaseTarget) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
     for name in target.names:
-        try:
-            found[name] = await kube.client.get(Lease, name, namespace=namespace)
-        except ApiError as err:
-            if err.status.code != 404:
-                raise
+        lease = await objects.get(ObjectRef(apiVersion=LEASES, kind="Lease", name=name), namespace)
+        if lease is not None:
+            found[name] = lease
     if target.selector is not None or not target.names:
-        labels = label_filter(target.selector) if target.selector is not None else None
-        async for lease in kube.client.list(Lease, namespace=namespace, labels=labels):
-            if lease.metadata and lease.metadata.name:
-                found[lease.metadata.name] = lease
-    return list(found.values())
+        for lease in await objects.list(LEASES, "Lease", namespace, selector=target.selector):
+            found[lease["metadata"]["name"]] = lease
+    return found
 
 
-async def _held_by_live_pod(kube: Kube, namespace: str, holder: str, live: dict[str, bool]) -> bool:
+async def _held_by_live_pod(objects: Objects, namespace: str, holder: str, live: dict[str, bool]) -> bool:
     """Whether a running pod answers to ``holder``; ``live`` caches pod lookups for one scan."""
     for pod_name in holder_pod_names(holder):
         if pod_name not in live:
-            live[pod_name] = await _pod_is_live(kube, namespace, pod_name)
+            live[pod_name] = await _pod_is_live(objects, namespace, pod_name)
         if live[pod_name]:
             return True
     return False
 
 
-async def _pod_is_live(kube: Kube, namespace: str, name: str) -> bool:
-    try:
-        pod = await kube.client.get(Pod, name, namespace=namespace)
-    except ApiError as err:
-        if err.status.code == 404:
-            return False
-        raise
-    return not (pod.status and pod.status.phase in _TERMINATED)
+async def _pod_is_live(objects: Objects, namespace: str, name: str) -> bool:
+    if not re.fullmatch(model.NAME_PATTERN, name) or len(name) > 253:
+        return False  # a holder identity that cannot be a pod's name names no pod
+    pod = await objects.get(ObjectRef(apiVersion="v1", kind="Pod", name=name), namespace)
+    return pod is not None and (pod.get("status") or {}).get("phase") not in _TERMINATED
 
 
 def describe_stale(stale: tuple[StaleLease, ...]) -> str:
@@ -111,7 +102,7 @@ def describe_stale(stale: tuple[StaleLease, ...]) -> str:
 
 async def probe(kube: Kube, objects: Objects, namespace: str, spec: model.LeasesCheck) -> CheckResult:
     """Pass when no selected Lease is stale; NoData when nothing is selected."""
-    found = await scan(kube, namespace, spec)
+    found = await scan(objects, namespace, spec)
     threshold = "no stale leases"
     if not found.selected:
         return CheckResult(Outcome.NO_DATA, threshold=threshold,

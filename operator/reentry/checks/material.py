@@ -22,9 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import httpx2 as httpx
-from lightkube import ApiError
 
-from reentry import httpclient, model
+from reentry import errors, httpclient, model
 from reentry.checks import failures
 from reentry.engine.observations import CheckResult
 from reentry.model import FailureClass, Outcome
@@ -87,7 +86,7 @@ async def load(objects: Objects, kind: str, name: str, namespace: str) -> Materi
     ref = model.ObjectRef(apiVersion="v1", kind=kind, name=name, namespace=namespace)
     try:
         obj = await objects.get(ref, namespace)
-    except ApiError as err:
+    except errors.ApiRefused as err:
         raise _api_error(err, f"reading {where(kind, name, namespace)}") from err
     if obj is None:
         return None
@@ -173,8 +172,7 @@ async def fetch_from_api_server(objects: Objects, path: str, timeout: str = "5s"
     return content
 
 
-def _api_error(err: ApiError, doing: str) -> MaterialError:
-    code = err.status.code or 500
-    if code in (401, 403):
+def _api_error(err: errors.ApiRefused, doing: str) -> MaterialError:
+    if isinstance(err, errors.Forbidden):
         return MaterialError(FailureClass.UNAUTHORIZED, f"{doing}: the operator may not ({describe_error(err)})")
     return MaterialError(FailureClass.UNREACHABLE, f"{doing}: {describe_error(err)}")

@@ -21,13 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lightkube import ApiError
-from lightkube.models.authentication_v1 import TokenRequestSpec, TokenReviewSpec
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.authentication_v1 import TokenReview
-from lightkube.resources.core_v1 import ServiceAccount
-
-from reentry import model
+from reentry import errors, model
+from reentry.checks import failures
 from reentry.engine.observations import CheckResult
 from reentry.kube import Kube
 from reentry.model import FailureClass, Outcome
@@ -75,43 +70,30 @@ async def probe(kube: Kube, objects: Objects, namespace: str, spec: model.Servic
     wanted = threshold(spec)
     ns = spec.namespace or namespace
     account = f"ServiceAccount {spec.serviceAccount} in namespace {ns}"
-    request = ServiceAccount.Token(metadata=ObjectMeta(), spec=TokenRequestSpec(
-        audiences=list(spec.audiences), expirationSeconds=spec.expirationSeconds))
     try:
-        issued = await kube.client.create(request, spec.serviceAccount, namespace=ns)
-    except ApiError as err:
+        token = await kube.request_token(spec.serviceAccount, ns, spec.audiences, spec.expirationSeconds)
+    except errors.ApiRefused as err:
         return _issuance_refused(err, account, wanted)
-    token = issued.status.token if issued.status else ""
     if not token:
         return CheckResult(Outcome.FAIL, None, wanted, f"issuance: the API server answered without a token for "
                            f"{account}", FailureClass.NO_DATA)
     try:
-        answer = await kube.client.create(TokenReview(metadata=ObjectMeta(),
-                                                      spec=TokenReviewSpec(token=token, audiences=spec.audiences)))
-    except ApiError as err:
+        answer = await kube.review_token(token, spec.audiences)
+    except errors.ApiRefused as err:
         return _refused("review", err, wanted)
-    status = answer.status
-    review = Review(bool(status and status.authenticated),
-                    status.user.username if status and status.user else None,
-                    tuple(status.audiences or ()) if status else (), status.error if status else None)
+    review = Review(answer.authenticated, answer.username, answer.audiences, answer.error)
     problem, failure, observed = judge_review(review, username(ns, spec.serviceAccount), spec.audiences)
     if problem is None:
         return CheckResult(Outcome.PASS, observed, wanted)
     return CheckResult(Outcome.FAIL, observed, wanted, f"{account}: {problem}", failure)
 
 
-def _issuance_refused(err: ApiError, account: str, wanted: str) -> CheckResult:
-    if err.status.code == 404:
+def _issuance_refused(err: errors.ApiRefused, account: str, wanted: str) -> CheckResult:
+    if isinstance(err, errors.NotFound):
         return CheckResult(Outcome.FAIL, None, wanted, f"account: no {account}", FailureClass.NO_DATA)
     return _refused("issuance", err, wanted, f" for {account}")
 
 
-def _refused(step: str, err: ApiError, wanted: str, subject: str = "") -> CheckResult:
-    code = err.status.code or 500
-    if code in (401, 403):
-        failure = FailureClass.UNAUTHORIZED
-    elif code in (400, 422):
-        failure = FailureClass.INVALID_CONFIGURATION
-    else:
-        failure = FailureClass.UNREACHABLE
-    return CheckResult(Outcome.ERROR, None, wanted, f"{step}: refused{subject}: {describe_error(err)}", failure)
+def _refused(step: str, err: errors.ApiRefused, wanted: str, subject: str = "") -> CheckResult:
+    return CheckResult(Outcome.ERROR, None, wanted, f"{step}: refused{subject}: {describe_error(err)}",
+                       failures.classify(err))

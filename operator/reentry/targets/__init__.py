@@ -12,7 +12,7 @@ Every kind offers two calls, both judged against a weight (0..100, percent to th
 
 The engine decides the weight; the controller calls these. ``observe`` never raises: a missing
 object or a refused read comes back as an observation (found False, with a message). ``apply``
-raises the refusal (``TargetError``, the API server's ``ApiError``): the controller reports it as
+raises the refusal (``TargetError``, the API server's ``reentry.errors.ApiRefused``): the controller reports it as
 one Warning Event and the next evaluation, finding the target still not showing the weight, tries again.
 """
 
@@ -59,7 +59,7 @@ async def observe(objects: Objects, namespace: str, target: model.Target, weight
 async def apply(objects: Objects, namespace: str, target: model.Target, weight: int) -> bool:
     """Write ``weight`` to one target; True when it wrote.
 
-    Raises for the caller to report: the API's refusal (:class:`lightkube.ApiError`, e.g. a 422 when a
+    Raises for the caller to report: the API's refusal (:class:`reentry.errors.ApiRefused`, e.g. a 422 when a
     guarded HTTPRoute changed underneath) or :class:`TargetError` (the object is missing or cannot
     carry the weight, e.g. no rule names both backends).
     """
