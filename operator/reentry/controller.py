@@ -2,7 +2,8 @@
 
 1. Observe: services (pods, endpoints: from the watch-backed caches, see ``reentry.cache``), the
    checks the engine wants that are due (each on its own cadence, see ``engine.schedule``), one step
-   of every Running action, the targets during a ramp, and before the start the plan's references.
+   of every Running action, the targets during a ramp (followed by watches, see ``Objects.follow``),
+   and before the start the plan's references.
 2. Evaluate: the engine decides the new status, pod releases and events.
 3. Write the status, *then* release pods and write traffic weights. If the operator dies in
    between, the restarted one reads the batch as already started and waits its interval, and finds
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,6 +68,10 @@ class PlanMemory:
     """What one plan's loop keeps between evaluations. Lost on a restart, harmlessly: every check is
     then probed once at once, and a refused write is reported once more."""
 
+    key: tuple[str, str] = ("", "")
+    """The plan's namespace and name: it follows its traffic targets under this key."""
+    wake: Callable[[], None] = lambda: None
+    """Wakes the plan's loop: called when a followed target changes."""
     failing_writes: dict[str, str] = field(default_factory=dict)
     """Target label -> the last refusal, so a repeat is not a new Event (see :func:`write_weights`)."""
     probed: dict[str, tuple[model.Check, datetime]] = field(default_factory=dict)
@@ -74,6 +79,8 @@ class PlanMemory:
     written: str | None = None
     """The plan's resourceVersion after this loop's latest status write: the next evaluation waits
     until the watch has delivered at least that version, so it never starts from an older status."""
+    targets_unwatched: bool = False
+    """A traffic target could not be watched lately: the loop reads the targets on a short interval."""
     releasing: dict[str, datetime] = field(default_factory=dict)
     """Pods released by this loop that the cache may not show released yet, and when (the
     "expectations" of Kubernetes' own controllers): they count as released until the watch shows
@@ -115,7 +122,7 @@ def next_wake(body: Mapping[str, Any], status: model.RecoveryPlanStatus | None, 
     except ValidationError:
         return resync
     delay = resync
-    if schedule.busy(status, running_actions(status)):
+    if schedule.busy(status, running_actions(status)) or (memory.targets_unwatched and ramp_under_way(status)):
         delay = min(delay, ACTIVE_INTERVAL)
     probes = [memory.probe_due(c, status) for c in wanted_checks(spec, status)]
     if any(due is None for due in probes):
@@ -139,7 +146,8 @@ async def observe(kube: Kube, objects: Objects, view: cache.View, namespace: str
     """
     memory = memory if memory is not None else PlanMemory()
     targets_seen, wanted = await asyncio.gather(
-        _observe_targets(objects, namespace, spec, status), _probe_due(kube, objects, namespace, spec, status, memory))
+        _observe_targets(objects, namespace, spec, status, memory),
+        _probe_due(kube, objects, namespace, spec, status, memory))
     pods = memory.expect_released(view.namespace_pods(namespace), datetime.now(UTC))
     services = {s.name: view.observe_service(namespace, s, pods) for s in spec.services}
     progress: dict[str, ActionProgress] = {}
@@ -180,9 +188,16 @@ async def _probe_due(kube: Kube, objects: Objects, namespace: str, spec: model.R
 
 
 async def _observe_targets(objects: Objects, namespace: str, spec: model.RecoveryPlanSpec,
-                           status: model.RecoveryPlanStatus | None) -> dict[str, TargetObservation]:
+                           status: model.RecoveryPlanStatus | None, memory: PlanMemory) -> dict[str, TargetObservation]:
+    """The targets against the weight in status, while the ramp is under way. Meanwhile each target is
+    followed by a watch of its own: reads come from memory, and any change to one wakes the plan."""
     if not ramp_under_way(status) or status is None or status.traffic is None:
+        objects.unfollow(memory.key)
+        memory.targets_unwatched = False
         return {}
+    for target in spec.traffic.targets:
+        objects.follow(preflight.target_ref(target), namespace, memory.key, memory.wake)
+    memory.targets_unwatched = not objects.followed_well(memory.key)
     weight = status.traffic.weight
     seen = await asyncio.gather(*(targets.observe(objects, namespace, t, weight) for t in spec.traffic.targets))
     return {t.label: obs for t, obs in zip(spec.traffic.targets, seen, strict=True)}

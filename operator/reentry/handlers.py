@@ -127,7 +127,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **ind
                       indexes["reentry_plans"])
     wakeups: Wakeups = memo.wakeups
     wake = wakeups.event(key)
-    memory = controller.PlanMemory()
+    memory = controller.PlanMemory(key=key, wake=wake.set)
     failures = hurried = 0
     try:
         while True:
@@ -157,6 +157,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **ind
                 await asyncio.wait_for(wake.wait(), timeout=delay)
     finally:
         wakeups.forget(key)
+        memo.objects.unfollow(key)
 
 
 async def _until_delivered(body: kopf.Body, written: str | None) -> None:

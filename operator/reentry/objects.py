@@ -7,9 +7,15 @@ the first time it is needed and cached after that: built-in kinds and custom res
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import hashlib
 import json
+import logging
 import re
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -66,6 +72,71 @@ class Objects:
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
         self._resources: dict[tuple[str, str], GenericResource] = {}
+        self._followed: dict[_Key, _Followed] = {}
+
+    # -- objects followed by a watch of their own ------------------------------------------------
+
+    def follow(self, ref: ObjectRef, namespace: str, owner: Hashable, on_change: Callable[[], None]) -> None:
+        """Keep ``ref`` current through a watch of that one object while ``owner`` needs it.
+
+        :meth:`get` then answers from memory (no request), and ``on_change`` is called whenever the
+        object changes, whoever changed it. The watch ends when no owner follows the object any more.
+        """
+        key = _key(ref, namespace)
+        entry = self._followed.get(key)
+        if entry is None:
+            entry = self._followed[key] = _Followed()
+            entry.task = asyncio.get_running_loop().create_task(self._follow(ref, namespace, entry))
+        entry.listeners[owner] = on_change
+
+    def followed_well(self, owner: Hashable) -> bool:
+        """Whether every object ``owner`` follows is watched without trouble (no failure in the last
+        :data:`FOLLOW_TRUST` seconds): if not, the owner should read by asking, on a short interval."""
+        now = time.monotonic()
+        return all(e.failed_at is None or now - e.failed_at > FOLLOW_TRUST
+                   for e in self._followed.values() if owner in e.listeners)
+
+    def unfollow(self, owner: Hashable) -> None:
+        """``owner`` follows nothing any more; watches nobody follows are stopped."""
+        for key, entry in list(self._followed.items()):
+            entry.listeners.pop(owner, None)
+            if not entry.listeners:
+                del self._followed[key]
+                if entry.task is not None:
+                    entry.task.cancel()
+
+    async def _follow(self, ref: ObjectRef, namespace: str, entry: _Followed) -> None:
+        """Read the object, then follow its watch from that version; after any failure, read again."""
+        resource = await self.resource(ref.apiVersion, ref.kind)
+        ns = _namespace(resource, ref, namespace)
+        while True:
+            try:
+                entry.synced = False
+                current = await self._read(ref, namespace)
+                entry.store(current)
+                entry.synced = True
+                version = (current or {}).get("metadata", {}).get("resourceVersion")
+                with api_errors():
+                    async for kind, obj in self.client.watch(resource, namespace=ns,
+                                                             fields={"metadata.name": ref.name},
+                                                             resource_version=version):
+                        entry.store(None if kind == "DELETED" else dict(obj))
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # the API server gone, a 410, a refused watch: read again, a little later
+                cause = describe_error(err)
+                if cause != entry.last_error:  # a refusal that repeats is logged once
+                    log.warning("following %s %s: %s; reading it again", ref.kind, ref.name, cause)
+                entry.synced, entry.failed_at, entry.last_error = False, time.monotonic(), cause
+                for on_change in list(entry.listeners.values()):
+                    on_change()  # its owner learns that it must read by asking for a while
+                await asyncio.sleep(FOLLOW_RETRY)
+
+    def _remember(self, ref: ObjectRef, namespace: str, obj: dict[str, Any]) -> None:
+        """A write's answer is the newest version: a followed object shows it at once (and says so)."""
+        entry = self._followed.get(_key(ref, namespace))
+        if entry is not None and entry.synced:
+            entry.store(obj)
 
     async def resource(self, api_version: str, kind: str) -> GenericResource:
         """The lightkube resource for ``kind`` in ``api_version``; raises :class:`UnknownKind`."""
@@ -112,6 +183,12 @@ class Objects:
         The answer must be the kind asked for, else :class:`UnexpectedObject`: what is shown of an
         object (a Secret only by fingerprint) is decided by what was read, never by what was declared.
         """
+        entry = self._followed.get(_key(ref, namespace))
+        if entry is not None and entry.synced:
+            return copy.deepcopy(entry.obj)
+        return await self._read(ref, namespace)
+
+    async def _read(self, ref: ObjectRef, namespace: str) -> dict[str, Any] | None:
         resource = await self.resource(ref.apiVersion, ref.kind)
         try:
             with api_errors():
@@ -130,6 +207,7 @@ class Objects:
         with api_errors():
             obj = await self.client.patch(resource, ref.name, patch, namespace=_namespace(resource, ref, namespace),
                                           patch_type=PatchType.MERGE, field_manager=field_manager)
+        self._remember(ref, namespace, dict(obj))
         return dict(obj)
 
     async def apply(self, ref: ObjectRef, namespace: str, fields: dict[str, Any], *, field_manager: str,
@@ -147,6 +225,7 @@ class Objects:
         with api_errors():
             obj = await self.client.patch(resource, ref.name, body, namespace=ns, patch_type=PatchType.APPLY,
                                           field_manager=field_manager, force=force)
+        self._remember(ref, namespace, dict(obj))
         return dict(obj)
 
     async def json_patch(self, ref: ObjectRef, namespace: str, operations: list[dict[str, Any]], *,
@@ -157,6 +236,7 @@ class Objects:
             obj = await self.client.patch(resource, ref.name, operations,
                                           namespace=_namespace(resource, ref, namespace), patch_type=PatchType.JSON,
                                           field_manager=field_manager)
+        self._remember(ref, namespace, dict(obj))
         return dict(obj)
 
     async def create(self, body: dict[str, Any], *, field_manager: str) -> dict[str, Any]:
@@ -201,6 +281,47 @@ class Objects:
             return False
         self._raise_for_status(response)
         return True
+
+
+_Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
+#: After a followed object's watch failed, read it again this much later (seconds).
+FOLLOW_RETRY = 1.0
+#: A followed object whose watch failed within this many seconds is not trusted to wake its owner.
+FOLLOW_TRUST = 10.0
+log = logging.getLogger(__name__)
+
+
+def _key(ref: ObjectRef, namespace: str) -> _Key:
+    return ref.apiVersion, ref.kind, ref.namespace or namespace, ref.name
+
+
+@dataclass
+class _Followed:
+    """One followed object: its latest version (None: it does not exist) and who wants to know."""
+
+    obj: dict[str, Any] | None = None
+    synced: bool = False
+    listeners: dict[Hashable, Callable[[], None]] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+    failed_at: float | None = None
+    last_error: str | None = None
+
+    def store(self, obj: dict[str, Any] | None) -> None:
+        """Keep ``obj`` unless it is older than what is kept (a write's answer can beat its watch event)."""
+        if obj is not None and self.obj is not None and _older(obj, self.obj):
+            return
+        changed = obj != self.obj
+        self.obj = obj
+        if changed:
+            for on_change in list(self.listeners.values()):
+                on_change()
+
+
+def _older(new: dict[str, Any], kept: dict[str, Any]) -> bool:
+    """Whether ``new`` is an older version than ``kept`` (etcd revisions are increasing integers)."""
+    a = str((new.get("metadata") or {}).get("resourceVersion", ""))
+    b = str((kept.get("metadata") or {}).get("resourceVersion", ""))
+    return a.isdigit() and b.isdigit() and int(a) < int(b)
 
 
 def _generic(group: str, version: str, kind: str, plural: str, namespaced: bool) -> GenericResource:

@@ -60,7 +60,7 @@ PAUSE = "registry.k8s.io/pause:3.10"
 WEIGHT = "external-dns.alpha.kubernetes.io/aws-weight"
 #: The drill's annotation target writes a Service: a kind beyond the built-in rules, granted the
 #: way docs/install.md says to (rbac.extraRules), not by a wildcard.
-EXTRA_RULES = [{"apiGroups": [""], "resources": ["services"], "verbs": ["get", "patch"]}]
+EXTRA_RULES = [{"apiGroups": [""], "resources": ["services"], "verbs": ["get", "patch", "watch"]}]
 RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 
 
@@ -269,6 +269,37 @@ def test_a_drill_runs_green_under_the_charts_rbac(cluster: Cluster, namespace: s
         assert "Restored" in {reason for reason, _ in events(cluster, namespace, PLAN)}
         assert healthy(health)
         assert_never_refused(log)
+
+
+def test_a_target_the_role_may_read_but_not_watch_is_read_by_asking(cluster: Cluster, namespace: str,
+                                                                     tmp_path: Path):
+    # Given a rule for an annotation target on ServiceAccounts that grants get and patch, not watch
+    rules = [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get", "patch"]}]
+    given_running_pods(cluster, namespace, gated_service("a", 1), 1)
+    apply_docs(cluster, namespace, [{"apiVersion": "v1", "kind": "ServiceAccount",
+                                     "metadata": {"name": "edge", "annotations": {WEIGHT: "0"}}}])
+    ramp = {"steps": [{"weight": 50, "hold": "1s"}, {"weight": 100}], "targets": [{"annotation": {
+        "apiVersion": "v1", "kind": "ServiceAccount", "name": "edge", "key": WEIGHT, "from": 0, "to": 100}}]}
+    with install(cluster, {"rbac": {"extraRules": rules}}) as (docs, release_ns):
+        account = one(docs, "ServiceAccount")["metadata"]["name"]
+        kubeconfig = token_kubeconfig(cluster, account, release_ns, tmp_path / "operator.kubeconfig")
+        wait_granted(cluster, kubeconfig, namespace)
+        log = tmp_path / "operator.log"
+        with operator_as(cluster, docs, kubeconfig, log):
+            # When the ramp runs
+            apply_docs(cluster, namespace, [recovery_plan(PLAN, [service_entry("a")], traffic=ramp)])
+            # Then it completes all the same, the target read by asking, and the refusal logged once
+            final = wait_phase(cluster, namespace, PLAN, "Restored", timeout=60)
+    assert [h["weight"] for h in final["traffic"]["history"]] == [50, 100]
+    edge = as_dict(cluster.kubectl("get", "serviceaccount", "edge", "-o", "json", namespace=namespace).stdout)
+    assert edge["metadata"]["annotations"][WEIGHT] == "100"
+    warnings = [line for line in log.read_text().splitlines() if "following ServiceAccount edge" in line]
+    assert len(warnings) == 1 and "403" in warnings[0], warnings
+
+
+def as_dict(text: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
 
 
 def test_calls_outside_the_role_are_refused(cluster: Cluster, namespace: str, installed: Any, tmp_path: Path):

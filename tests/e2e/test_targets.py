@@ -19,6 +19,7 @@ from lightkube.config.kubeconfig import KubeConfig
 
 from reentry import errors, targets
 from reentry.engine.observations import TargetObservation
+from reentry.engine.preflight import target_ref
 from reentry.model import Target
 from reentry.objects import Objects
 from reentry.targets import TargetError
@@ -334,3 +335,50 @@ def test_annotation_stepped_on_any_object(cluster: Cluster, namespace: str) -> N
                                                     "key": "k", "from": 0, "to": 1}})
     seen = observe(cluster, namespace, unknown, 50)
     assert not seen.found and "example.com/v1" in seen.message
+
+
+def configmap_gets(cluster: Cluster) -> int:
+    """GET requests for ConfigMaps the API server has answered since it started (its own /metrics)."""
+    total = 0
+    for line in cluster.kubectl("get", "--raw", "/metrics").stdout.splitlines():
+        if line.startswith("apiserver_request_total{") and 'resource="configmaps"' in line and 'verb="GET"' in line:
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def test_a_followed_target_is_read_from_memory_and_its_changes_wake_the_follower(cluster: Cluster, namespace: str):
+    # Given a ConfigMap a ramp writes, followed as the controller follows its targets during a ramp
+    apply_docs(cluster, namespace, [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "retry-policy"},
+                                     "data": {"budget": "0"}}])
+    target = Target.model_validate({"configMapKey": {"name": "retry-policy", "key": "budget", "from": 0, "to": 20}})
+
+    async def story(objects: Objects) -> None:
+        changed = asyncio.Event()
+        objects.follow(target_ref(target), namespace, "plan", changed.set)
+        await wait_async("the first read", lambda: objects._followed and all(
+            e.synced for e in objects._followed.values()))
+        # When the plan reads it many times: no request reaches the API server
+        before = configmap_gets(cluster)
+        for _ in range(20):
+            assert (await targets.observe(objects, namespace, target, 50)).shows == "budget=0"
+        assert configmap_gets(cluster) == before
+        # When someone else changes it, the follower is woken and reads the new value from memory
+        changed.clear()
+        cluster.kubectl("patch", "configmap", "retry-policy", "--type=merge", "-p", '{"data":{"budget":"7"}}',
+                        namespace=namespace)
+        await asyncio.wait_for(changed.wait(), timeout=10)
+        assert (await targets.observe(objects, namespace, target, 50)).shows == "budget=7"
+        # Its own write shows at once, the next read included
+        assert await targets.apply(objects, namespace, target, 50) is True
+        assert (await targets.observe(objects, namespace, target, 50)).in_place
+        # And when nobody follows it any more, the watch stops
+        objects.unfollow("plan")
+        assert objects._followed == {}
+
+    run(cluster, story)
+
+
+async def wait_async(what: str, ready: Callable[[], Any], timeout: float = 10) -> None:
+    async with asyncio.timeout(timeout):
+        while not ready():
+            await asyncio.sleep(0.02)

@@ -119,11 +119,11 @@ KIND_CALLS: dict[str, set[Grant]] = {
     "job": {("batch", "jobs", "create"), ("batch", "jobs", "get")},
     "invalidate": HTTP_CLIENT,
     # traffic targets
-    "httpRoute": {("gateway.networking.k8s.io", "httproutes", v) for v in ("get", "patch")},
-    "ingressNginx": {("networking.k8s.io", "ingresses", "get"), ("networking.k8s.io", "ingresses", "patch")},
-    "scale": {(APPS, r, v) for r in ("deployments", "statefulsets") for v in ("get", "patch")},
-    "hpa": {("autoscaling", "horizontalpodautoscalers", "get"), ("autoscaling", "horizontalpodautoscalers", "patch")},
-    "configMapKey": {(CORE, "configmaps", "get"), (CORE, "configmaps", "patch")},
+    "httpRoute": {("gateway.networking.k8s.io", "httproutes", v) for v in ("get", "patch", "watch")},
+    "ingressNginx": {("networking.k8s.io", "ingresses", v) for v in ("get", "patch", "watch")},
+    "scale": {(APPS, r, v) for r in ("deployments", "statefulsets") for v in ("get", "patch", "watch")},
+    "hpa": {("autoscaling", "horizontalpodautoscalers", v) for v in ("get", "patch", "watch")},
+    "configMapKey": {(CORE, "configmaps", v) for v in ("get", "patch", "watch")},
     "annotation": set(),
 }
 

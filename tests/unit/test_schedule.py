@@ -67,10 +67,9 @@ def test_an_aborted_plan_still_walks_its_weight_back(clock):
     back = format_time(clock.now + timedelta(seconds=10))
     aborting = RecoveryPlanStatus(phase=Phase.ABORTED, traffic=TrafficStatus(state=TrafficState.ABORTING,
                                                                               holdUntil=back))
-    assert schedule.busy(aborting, [])
     assert schedule.next_deadline(plan({"name": "a"}), aborting) == clock.now + timedelta(seconds=10)
     done = aborting.model_copy(update={"traffic": TrafficStatus(state=TrafficState.DONE)})
-    assert not schedule.busy(done, []) and schedule.next_deadline(plan({"name": "a"}), done) is None
+    assert schedule.next_deadline(plan({"name": "a"}), done) is None
 
 
 def test_an_overridden_check_is_not_hurried(clock):
@@ -100,11 +99,11 @@ def test_holds_cool_downs_observe_for_and_the_budget_are_deadlines(clock):
     assert schedule.next_deadline(spec, status.model_copy(update={"phase": Phase.RESTORED})) is None
 
 
-def test_busy_while_actions_run_or_a_ramp_is_under_way():
+def test_busy_only_while_actions_run():
     ramping = RecoveryPlanStatus(phase=Phase.TRAFFIC_REENTRY, traffic=TrafficStatus(state=TrafficState.APPLYING))
-    assert schedule.busy(ramping, [])
-    assert not schedule.busy(ramping.model_copy(update={"phase": Phase.PAUSED}), [])
+    assert not schedule.busy(ramping, [])  # targets are followed by watches; holds are deadlines
     assert schedule.busy(RecoveryPlanStatus(phase=Phase.STATE_RECONCILIATION), ["flush-cache"])
+    assert not schedule.busy(RecoveryPlanStatus(phase=Phase.PAUSED), ["flush-cache"])
     assert not schedule.busy(RecoveryPlanStatus(phase=Phase.RESTORED), [])
     assert not schedule.busy(None, [])
 

@@ -94,26 +94,28 @@ Framework rules are kopf's own; application rules are reentry's checks, actions 
 - apiGroups: [discovery.k8s.io]
   resources: [endpointslices]
   verbs: [list, watch]
+# Every traffic target is read (get), written (patch) and, while a ramp is under way, followed by
+# a watch of that one object (watch, with a metadata.name field selector).
 # workload check (get); scale traffic target (patch of spec.replicas).
 - apiGroups: [apps]
   resources: [deployments, statefulsets]
-  verbs: [get, patch]
+  verbs: [get, patch, watch]
 # hpa traffic target: minReplicas/maxReplicas recalibrated.
 - apiGroups: [autoscaling]
   resources: [horizontalpodautoscalers]
-  verbs: [get, patch]
-# configMapKey traffic target (get, patch); key sources of identity checks (get).
+  verbs: [get, patch, watch]
+# configMapKey traffic target (get, patch, watch); key sources of identity checks (get).
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [get, patch]
+  verbs: [get, patch, watch]
 # httpRoute traffic target: backend weights.
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
-  verbs: [get, patch]
+  verbs: [get, patch, watch]
 # ingressNginx traffic target: canary-weight annotations.
 - apiGroups: [networking.k8s.io]
   resources: [ingresses]
-  verbs: [get, patch]
+  verbs: [get, patch, watch]
 # job action: the Job is created once, then followed to Complete or Failed.
 - apiGroups: [batch]
   resources: [jobs]

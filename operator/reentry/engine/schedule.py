@@ -8,8 +8,9 @@ until the earliest moment this module names:
 - :func:`probe_due`: each check on its own cadence (``interval``), and also exactly when its result
   must be fresh to be judged right: when a ``stableFor`` would be reached, when its ``timeout``
   would expire, when a hold whose analysis it is ends;
-- :func:`busy`: while actions run or a traffic ramp is under way, the shell also looks at a short
-  fixed interval, because it reads actions' and targets' progress by asking (they have no watch).
+- :func:`busy`: while actions run, the shell also looks at a short fixed interval, because it reads
+  their progress (a Job, an HTTP call's spacing) by asking. A ramp needs no such tick: its targets
+  are followed by watches, and its holds and cool-downs are deadlines.
 """
 
 from __future__ import annotations
@@ -94,9 +95,7 @@ def ramp_moving(status: RecoveryPlanStatus) -> bool:
 
 
 def busy(status: RecoveryPlanStatus | None, running_actions: Iterable[str]) -> bool:
-    """True while the plan's progress must be asked for: actions running, or a ramp moving."""
-    if status is None or status.phase == Phase.PAUSED:
+    """True while the plan's progress must be asked for: actions running."""
+    if status is None or status.phase == Phase.PAUSED or status.phase in FINISHED_PHASES:
         return False
-    if ramp_moving(status):
-        return True
-    return status.phase not in FINISHED_PHASES and any(True for _ in running_actions)
+    return any(True for _ in running_actions)
