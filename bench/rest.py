@@ -1,6 +1,7 @@
 """(d) The operator's cost at rest: API requests, CPU and memory with N Restored plans doing nothing.
 
-Each plan lives in a namespace of its own with one service: two gated pods and a Service. For each
+Each plan lives in a namespace of its own with one service: P gated pods (2 unless ``--rest-pods``
+says otherwise) and a Service. For each
 N (cumulative: the plans of a smaller N stay), a fresh operator process starts, every plan is
 Restored, and then, over the same window, the API server's own ``apiserver_request_total`` is read
 twice with the operator running and twice with it stopped. The operator's requests are the first
@@ -34,6 +35,7 @@ class RestSample:
     """One N: what the operator cost over one window."""
 
     plans: int
+    pods_per_plan: int
     window: float
     running: Counter[str]
     """Requests by verb over the window, the operator running (WATCH left out)."""
@@ -66,10 +68,10 @@ class RestSample:
         return {v: self.running[v] - self.stopped[v] for v in sorted(verbs) if self.running[v] != self.stopped[v]}
 
 
-def manifests(index: int) -> list[dict[str, Any]]:
-    """One namespace's objects: two gated pods ``app: svc``, the Service and a plan over them."""
+def manifests(index: int, pods_per_plan: int) -> list[dict[str, Any]]:
+    """One namespace's objects: gated pods ``app: svc``, the Service and a plan over them."""
     pods = []
-    for i in range(2):
+    for i in range(pods_per_plan):
         pod = workload.pod(f"svc-{i}")
         pod["metadata"]["labels"] = {"app": "svc"}
         pods.append(pod)
@@ -93,7 +95,7 @@ async def _restored(client: AsyncClient, plans: int) -> int | None:
 
 
 async def run(client: AsyncClient, box: Sandbox, directory: Path, counts: list[int], window: float,
-              startup: float) -> list[RestSample]:
+              startup: float, pods_per_plan: int = 2) -> list[RestSample]:
     """Measure every N in ``counts`` (ascending), each with a fresh operator."""
     samples = []
     created = 0
@@ -103,10 +105,10 @@ async def run(client: AsyncClient, box: Sandbox, directory: Path, counts: list[i
             started = time.monotonic()
             while created < plans:
                 namespace = await env.create_namespace(client, NAMESPACE_PREFIX)
-                await env.create_all(client, namespace, manifests(created))
+                await env.create_all(client, namespace, manifests(created, pods_per_plan))
                 created += 1
             await env.poll(f"{plans} plans Restored", lambda n=plans: _restored(client, n),
-                           timeout=startup + plans * 2.0, every=1.0)
+                           timeout=startup + plans * pods_per_plan, every=1.0)
             restored_after = time.monotonic() - started
             await asyncio.sleep(SETTLE)
             operator.check_alive()
@@ -117,7 +119,7 @@ async def run(client: AsyncClient, box: Sandbox, directory: Path, counts: list[i
         quiet_before = await _requests(client)
         await asyncio.sleep(window)
         quiet_after = await _requests(client)
-        samples.append(RestSample(plans, window, after - before, quiet_after - quiet_before,
+        samples.append(RestSample(plans, pods_per_plan, window, after - before, quiet_after - quiet_before,
                                   cpu_after - cpu_before, rss, restored_after))
         print(f"  {plans} plans: {samples[-1].per_second:.2f} requests/s from the operator, "
               f"{samples[-1].cpu_share:.1%} of a core, RSS {rss / 2**20:.0f} MiB", flush=True)

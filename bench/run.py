@@ -69,6 +69,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--traffic-hold-ms", type=int, default=1000, help="hold of every step in milliseconds (1000)")
     p.add_argument("--rest-plans", type=_counts, default=[10, 40, 200], metavar="N,N",
                    help="plans at rest, measured one after the other (10,40,200)")
+    p.add_argument("--rest-pods", type=int, default=2, help="gated pods of each plan at rest (2)")
     p.add_argument("--rest-window", type=float, default=60.0, help="seconds each at-rest window lasts (60)")
     p.add_argument("--out", type=Path, default=None,
                    help="write the (a)+(b) report here and (c) to <stem>-traffic.md beside it (default: print only)")
@@ -140,7 +141,8 @@ async def measure(box: Sandbox, args: argparse.Namespace, directory: Path, deadl
             if "rest" in args.only:
                 # Last and with operators of its own: its plans stay, and each N needs a fresh process.
                 print(f"(d) at rest, {', '.join(map(str, args.rest_plans))} plans", flush=True)
-                results.rest = await rest.run(client, box, directory, args.rest_plans, args.rest_window, startup)
+                results.rest = await rest.run(client, box, directory, args.rest_plans, args.rest_window, startup,
+                                              args.rest_pods)
     finally:
         await client.close()
     return results

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from bench import report, run
+from bench.rest import RestSample
 from bench.traffic import KEY, Shape, StepSample, TrafficResult, Trial, Writes, count_writes, step_samples
 
 from reentry.engine.timeutil import parse_time
@@ -111,3 +112,17 @@ def test_the_report_states_the_goal_and_the_ratio():
     assert "Ratio operator / baseline: p50 3.0, p99 3.0" in text
     assert "**Operator writes per target per step: 1.00, repeats 0**" in text
     assert "goal is missed" not in text
+
+
+def test_the_rest_report_counts_the_operators_requests_per_plan_per_minute():
+    sample = RestSample(plans=40, pods_per_plan=2, window=60.0, running=Counter({"LIST": 5, "PATCH": 80, "GET": 3}),
+                        stopped=Counter({"LIST": 5, "GET": 3}), cpu_seconds=0.6, rss_bytes=100 * 2**20,
+                        restored_after=7.0)
+    assert sample.operator_requests == 80 and sample.per_plan_per_minute == 2.0 and sample.cpu_share == 0.01
+    assert sample.by_verb() == {"PATCH": 80}
+    row = report.rest_table([sample])[-1]
+    assert row.startswith("| 40 | 80 | 1.33 | 2.00 | met | 1.0% | 100 MiB | PATCH 80 | 7 s |")
+    noisy = RestSample(40, 2, 60.0, Counter({"GET": 1}), Counter({"GET": 4}), 0.0, 0, 1.0)
+    assert noisy.operator_requests == 0  # less with the operator running than stopped: noise, not negative
+    text = report.rest_markdown(report.Machine("today", 2, "1.00", "3.11", "Linux", "v1.34.4"), [sample])
+    assert "--rest-plans 40 --rest-pods 2 --rest-window 60" in text and "shorter than the resync" in text
