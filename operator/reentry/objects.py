@@ -107,11 +107,11 @@ class Objects:
 
     async def _follow(self, ref: ObjectRef, namespace: str, entry: _Followed) -> None:
         """Read the object, then follow its watch from that version; after any failure, read again."""
-        resource = await self.resource(ref.apiVersion, ref.kind)
-        ns = _namespace(resource, ref, namespace)
         while True:
             try:
                 entry.synced = False
+                resource = await self.resource(ref.apiVersion, ref.kind)
+                ns = _namespace(resource, ref, namespace)
                 current = await self._read(ref, namespace)
                 entry.store(current)
                 entry.synced = True
