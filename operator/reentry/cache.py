@@ -64,6 +64,14 @@ def ready_addresses(body: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(ready)
 
 
+def ready_count(address_sets: Iterable[frozenset[str]]) -> int:
+    """Distinct ready endpoints across a Service's EndpointSlices (each given by :func:`ready_addresses`)."""
+    ready: set[str] = set()
+    for addresses in address_sets:
+        ready |= addresses
+    return len(ready)
+
+
 def slice_service(body: Mapping[str, Any]) -> str | None:
     """The Service an EndpointSlice belongs to (its ``kubernetes.io/service-name`` label)."""
     labels: Mapping[str, str] = (body.get("metadata") or {}).get("labels") or {}
@@ -89,10 +97,8 @@ class View:
         """The service's pods (from ``pods``), its Service's ready endpoints, whether the Service exists."""
         selected = sorted((p.observation for p in pods if selectors.matches(spec.selector, p.labels)),
                           key=lambda p: p.name)
-        ready: set[str] = set()
-        for addresses in self._slices.get((namespace, spec.service), ()):
-            ready |= addresses
-        return ServiceObservation(pods=tuple(selected), ready_endpoints=len(ready),
+        ready = ready_count(self._slices.get((namespace, spec.service), ()))
+        return ServiceObservation(pods=tuple(selected), ready_endpoints=ready,
                                   service_exists=bool(self._services.get((namespace, spec.service))))
 
     def unmatched_gated_pods(self, namespace: str, pods: Iterable[CachedPod]) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,8 +53,8 @@ async def _missing_refs(objects: Objects, namespace: str, spec: model.RecoveryPl
     return tuple(missing)
 
 
-#: While actions run or a ramp is under way, the plan is also looked at this often (seconds): their
-#: progress is read by asking, not from a watch.
+#: While actions run (or a traffic target cannot be watched), the plan is also looked at this often
+#: (seconds): their progress is read by asking, not from a watch.
 ACTIVE_INTERVAL = 0.5
 #: How long a released pod counts as released without the watch showing it so (a patch the API
 #: server accepted shows up within milliseconds; this only bounds a lost event).
@@ -72,6 +73,8 @@ class PlanMemory:
     """The plan's namespace and name: it follows its traffic targets under this key."""
     wake: Callable[[], None] = lambda: None
     """Wakes the plan's loop: called when a followed target changes."""
+    spec: model.RecoveryPlanSpec | None = None
+    """The spec as the latest evaluation validated it (None: invalid), for the schedule after it."""
     failing_writes: dict[str, str] = field(default_factory=dict)
     """Target label -> the last refusal, so a repeat is not a new Event (see :func:`write_weights`)."""
     probed: dict[str, tuple[model.Check, datetime]] = field(default_factory=dict)
@@ -104,22 +107,22 @@ class PlanMemory:
         return schedule.probe_due(check, current, seen[1], schedule.analysis_judged_at(status))
 
 
-def next_wake(body: Mapping[str, Any], status: model.RecoveryPlanStatus | None, memory: PlanMemory,
-              decided_at: datetime, resync: float, hurried: int = 0) -> float:
+def next_wake(status: model.RecoveryPlanStatus | None, memory: PlanMemory, decided_at: datetime, resync: float,
+              hurried: int = 0) -> float:
     """Seconds until the plan must be evaluated again though nothing it watches changed.
 
     The earliest of its timed steps, its checks' probes, a short interval while it is busy, and the
     resync (a safety net, not a clock). A deadline that had already passed when the evaluation
     started is no reason to hurry (the engine then waits on something else); one that passed during
-    the evaluation is due now. An invalid plan waits for its spec to change (or the resync).
+    the evaluation is due now. An invalid plan (``memory.spec`` None) waits for its spec to change
+    (or the resync).
     ``hurried``: how many evaluations in a row changed the status, this one included; while under
     :data:`MAX_HURRIED`, the next evaluation follows at once.
     """
     if 0 < hurried <= MAX_HURRIED:
         return 0.0
-    try:
-        spec = model.RecoveryPlanSpec.model_validate(body.get("spec") or {})
-    except ValidationError:
+    spec = memory.spec
+    if spec is None:
         return resync
     delay = resync
     if schedule.busy(status, running_actions(status)) or (memory.targets_unwatched and ramp_under_way(status)):
@@ -180,8 +183,7 @@ async def _probe_due(kube: Kube, objects: Objects, namespace: str, spec: model.R
         result = await checks.probe(kube, objects, namespace, check)
         observed_at = datetime.now(UTC)
         memory.probed[check.name] = (check, observed_at)
-        return CheckResult(result.outcome, result.observed, result.threshold, result.message, result.failure,
-                           observed_at)
+        return dataclasses.replace(result, observed_at=observed_at)
 
     results = await asyncio.gather(*(one(c) for c in due))
     return {c.name: r for c, r in zip(due, results, strict=True)}
@@ -250,8 +252,9 @@ async def reconcile(kube: Kube, objects: Objects, view: cache.View, body: Mappin
     meta = raw["metadata"]
     namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
     try:
-        spec = model.RecoveryPlanSpec.model_validate(raw.get("spec") or {})
+        spec = memory.spec = model.RecoveryPlanSpec.model_validate(raw.get("spec") or {})
     except ValidationError as err:
+        memory.spec = None
         decision = invalid(status, generation, describe_validation_error(err), now or datetime.now(UTC))
     else:
         observed = await observe(kube, objects, view, namespace, name, meta.get("uid", ""), spec, status, meta,

@@ -152,7 +152,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **ind
             hurried = hurried + 1 if decision.status != before else 0
             if hurried:
                 await _until_delivered(body, memory.written)
-            delay = controller.next_wake(body, decision.status, memory, started, RESYNC_INTERVAL, hurried)
+            delay = controller.next_wake(decision.status, memory, started, RESYNC_INTERVAL, hurried)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=delay)
     finally:

@@ -72,10 +72,7 @@ def label_filter(selector: model.LabelSelector) -> Any:
 
 def count_ready_endpoints(slices: list[EndpointSlice]) -> int:
     """Distinct ready endpoints across a Service's EndpointSlices (``ready`` unset counts as ready)."""
-    ready: set[str] = set()
-    for eps in slices:
-        ready |= cache.ready_addresses(eps.to_dict())
-    return len(ready)
+    return cache.ready_count(cache.ready_addresses(eps.to_dict()) for eps in slices)
 
 
 def operator_client(qps: float = DEFAULT_QPS, burst: int = DEFAULT_BURST) -> AsyncClient:

@@ -42,6 +42,14 @@ DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 #: gives the operator to read or write must match it (the kinds that allow other names, such as
 #: RBAC's ``system:`` roles, cannot be named by a plan).
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+NAME_MAX_LENGTH, LABEL_MAX_LENGTH = 253, 63
+
+
+def is_name(text: str) -> bool:
+    """Whether ``text`` is a Kubernetes object name (a DNS-1123 subdomain, at most 253 characters)."""
+    return len(text) <= NAME_MAX_LENGTH and re.fullmatch(NAME_PATTERN, text) is not None
+
+
 #: ``v1``, ``apps/v1``, ``gateway.networking.k8s.io/v1beta1``: a group (a subdomain) and a version.
 API_VERSION_PATTERN = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
                        r"v[0-9]+((alpha|beta)[0-9]+)?$")
@@ -76,9 +84,9 @@ def _bounded_duration(text: str) -> str:
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN, max_length=32,
                                 description="A duration such as 10s, 5m or 1h30m."),
                      AfterValidator(_bounded_duration)]
-ObjectName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=253)]
-NamespaceName = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, max_length=63)]
-ServiceName = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, max_length=63)]
+ObjectName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=NAME_MAX_LENGTH)]
+NamespaceName = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, max_length=LABEL_MAX_LENGTH)]
+ServiceName = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, max_length=LABEL_MAX_LENGTH)]
 DataKey = Annotated[str, Field(pattern=DATA_KEY_PATTERN, max_length=253)]
 QualifiedName = Annotated[str, Field(pattern=QUALIFIED_NAME_PATTERN, max_length=316)]
 

@@ -60,10 +60,20 @@ def checked(value: str, pattern: str, what: str, max_length: int) -> str:
     return value
 
 
+def checked_name(value: str) -> str:
+    """An object's name, checked (:class:`InvalidName` otherwise)."""
+    return checked(value, model.NAME_PATTERN, "name", model.NAME_MAX_LENGTH)
+
+
+def checked_namespace(value: str) -> str:
+    """A namespace's name, checked (:class:`InvalidName` otherwise)."""
+    return checked(value, model.DNS_LABEL_PATTERN, "namespace", model.LABEL_MAX_LENGTH)
+
+
 def _checked_ref(ref: ObjectRef) -> None:
-    checked(ref.name, model.NAME_PATTERN, "name", 253)
+    checked_name(ref.name)
     if ref.namespace is not None:
-        checked(ref.namespace, model.DNS_LABEL_PATTERN, "namespace", 63)
+        checked_namespace(ref.namespace)
 
 
 class Objects:
@@ -141,8 +151,8 @@ class Objects:
     async def resource(self, api_version: str, kind: str) -> GenericResource:
         """The lightkube resource for ``kind`` in ``api_version``; raises :class:`UnknownKind`."""
         key = (api_version, kind)
-        checked(api_version, model.API_VERSION_PATTERN, "apiVersion", 253)
-        checked(kind, model.KIND_PATTERN, "kind", 63)
+        checked(api_version, model.API_VERSION_PATTERN, "apiVersion", model.NAME_MAX_LENGTH)
+        checked(kind, model.KIND_PATTERN, "kind", model.LABEL_MAX_LENGTH)
         if key not in self._resources:
             # A miss re-reads discovery: a CRD installed since the last look is found.
             for found_kind, resource in (await self._discover(api_version)).items():
@@ -244,9 +254,9 @@ class Objects:
         ``metadata.namespace`` the namespace."""
         resource = await self.resource(body["apiVersion"], body["kind"])
         metadata = body.get("metadata") or {}
-        checked(str(metadata.get("name", "")), model.NAME_PATTERN, "name", 253)
+        checked_name(str(metadata.get("name", "")))
         if "namespace" in metadata:
-            checked(str(metadata["namespace"]), model.DNS_LABEL_PATTERN, "namespace", 63)
+            checked_namespace(str(metadata["namespace"]))
         with api_errors():
             return dict(await self.client.create(resource(body), field_manager=field_manager))
 
@@ -254,7 +264,7 @@ class Objects:
                    selector: model.LabelSelector | None = None, labels: dict[str, str] | None = None
                    ) -> list[dict[str, Any]]:
         """Every object of the kind in ``namespace`` matching ``selector`` (or exact ``labels``)."""
-        checked(namespace, model.DNS_LABEL_PATTERN, "namespace", 63)
+        checked_namespace(namespace)
         resource = await self.resource(api_version, kind)
         chosen: Any = label_filter(selector) if selector is not None else labels
         with api_errors():
@@ -340,7 +350,7 @@ def _namespace(resource: GenericResource, ref: ObjectRef, default: str) -> str |
     """Where the object lives (None for cluster-scoped kinds), once its name and namespace are checked."""
     _checked_ref(ref)
     if issubclass(resource, GenericNamespacedResource):
-        return checked(ref.namespace or default, model.DNS_LABEL_PATTERN, "namespace", 63)
+        return checked_namespace(ref.namespace or default)
     return None
 
 

@@ -108,29 +108,26 @@ def test_busy_only_while_actions_run():
     assert not schedule.busy(None, [])
 
 
-def _body(spec) -> dict:
-    return {"spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True)}
-
-
 def test_the_loop_sleeps_until_the_earliest_probe_or_deadline(clock):
     spec = plan({"name": "a"}, technicalRecovery={"checks": [{"name": "lag", "interval": "4s", "resource": {
         "apiVersion": "v1", "kind": "ConfigMap", "name": "x", "path": ".data.lag", "max": 5}}]})
     status = RecoveryPlanStatus(phase=Phase.ARMED)
-    memory = controller.PlanMemory()
+    memory = controller.PlanMemory(spec=spec)
     now = datetime.now(UTC)
     # Not probed yet (as when its stage just began): at once.
-    assert controller.next_wake(_body(spec), status, memory, now, resync=300) == 0.0
+    assert controller.next_wake(status, memory, now, resync=300) == 0.0
     memory.probed["lag"] = (spec.technicalRecovery.checks[0], now)
-    assert 3.5 < controller.next_wake(_body(spec), status, memory, now, resync=300) <= 4.0
+    assert 3.5 < controller.next_wake(status, memory, now, resync=300) <= 4.0
     # At rest (restored): only the resync.
     restored = status.model_copy(update={"phase": Phase.RESTORED})
-    assert controller.next_wake(_body(spec), restored, memory, now, resync=300) == 300
+    assert controller.next_wake(restored, memory, now, resync=300) == 300
     # Right after an evaluation that changed the status: at once (a bounded number of times).
-    assert controller.next_wake(_body(spec), restored, memory, now, resync=300, hurried=1) == 0.0
-    assert controller.next_wake(_body(spec), restored, memory, now, resync=300,
+    assert controller.next_wake(restored, memory, now, resync=300, hurried=1) == 0.0
+    assert controller.next_wake(restored, memory, now, resync=300,
                                 hurried=controller.MAX_HURRIED + 1) == 300
     # An invalid spec waits for a change of its spec, or the resync.
-    assert controller.next_wake({"spec": {"services": []}}, status, memory, now, resync=300) == 300
+    memory.spec = None
+    assert controller.next_wake(status, memory, now, resync=300) == 300
 
 
 def test_a_released_pod_counts_as_released_until_the_watch_shows_it():

@@ -15,7 +15,7 @@ async def probe(kube: Kube, objects: Objects, namespace: str, spec: model.Endpoi
         return CheckResult(Outcome.FAIL, message=f"Service {spec.service} not found")
     slices = await objects.list("discovery.k8s.io/v1", "EndpointSlice", namespace,
                                 labels={cache.SERVICE_NAME_LABEL: spec.service})
-    ready = len(set().union(*(cache.ready_addresses(s) for s in slices)))
+    ready = cache.ready_count(cache.ready_addresses(s) for s in slices)
     observed, threshold = f"{ready} ready endpoints", f"min {spec.minReady} ready"
     if ready < spec.minReady:
         return CheckResult(Outcome.FAIL, observed, threshold,

@@ -14,7 +14,6 @@ in the namespace.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +88,7 @@ async def _held_by_live_pod(objects: Objects, namespace: str, holder: str, live:
 
 
 async def _pod_is_live(objects: Objects, namespace: str, name: str) -> bool:
-    if not re.fullmatch(model.NAME_PATTERN, name) or len(name) > 253:
+    if not model.is_name(name):
         return False  # a holder identity that cannot be a pod's name names no pod
     pod = await objects.get(ObjectRef(apiVersion="v1", kind="Pod", name=name), namespace)
     return pod is not None and (pod.get("status") or {}).get("phase") not in _TERMINATED
