@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Debian packages are installed as root, or through sudo for a user.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install build demo test lint typecheck unit e2e bench crds docs sandbox-up sandbox-down clean
+.PHONY: help install system-deps build demo test lint typecheck unit e2e bench crds docs sandbox-up sandbox-down clean
 
 help:
 	@echo "make demo   - a whole failback drill on the local sandbox"
@@ -13,7 +15,16 @@ help:
 	@echo "make crds   - regenerate crds/ (and the chart's copy) from the pydantic models"
 	@echo "make docs   - regenerate docs/api.md from the pydantic models"
 
-$(STAMP): pyproject.toml
+# Debian's packages the suite needs beyond Python and Go: venv support, and a real Prometheus (and
+# promtool) for the prometheus check's e2e tests and the chart's alert rules. Each only when missing.
+system-deps:
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq python3-venv; }
+	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || { \
+	  echo "make: installing Debian's prometheus (the e2e tests start a real one)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
+
+$(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
@@ -38,12 +49,12 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
-e2e: build
+e2e: system-deps build
 	$(BIN)/pytest tests/e2e -q
 
 # One pytest run over unit then e2e tests, so its closing line counts every test.
 # pytest exits 5 when it collects nothing; this project always has tests, so that is a failure.
-test: lint typecheck build
+test: system-deps lint typecheck build
 	@$(BIN)/pytest tests/unit tests/e2e -q --durations=5; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
