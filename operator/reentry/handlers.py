@@ -36,7 +36,7 @@ FRESHNESS_TIMEOUT = 2.0
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Keep kopf's bookkeeping in annotations, so the status schema stays strict; open the client."""
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=model.GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=model.GROUP)
+    settings.persistence.diffbase_storage = PlanDiffBase(prefix=model.GROUP)
     settings.posting.level = logging.INFO
     logging.getLogger("kopf.objects").addFilter(_quiet_watch_handlers)
     client = operator_client(QPS, BURST)
@@ -52,30 +52,48 @@ def _quiet_watch_handlers(record: logging.LogRecord) -> bool:
     return not (message.endswith(" succeeded.") and any(f"'{h}'" in message for h in _WATCH_HANDLERS))
 
 
+class PlanDiffBase(kopf.AnnotationsDiffBaseStorage):
+    """kopf's record of what a plan last looked like, for its on.delete handler; nothing for other kinds.
+
+    kopf builds this "essence" (a deep copy of the object without its status) for every event of
+    every kind it watches, but only the plans have handlers that compare it. Pods, EndpointSlices and
+    Services get an empty one: during a release of 500 pods the copies cost about a tenth of the
+    operator's CPU (profiled with py-spy).
+    """
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> Any:
+        if not str(body.get("apiVersion", "")).startswith(f"{model.GROUP}/") and body.get("kind"):
+            return {}
+        return super().build(body=body, extra_fields=extra_fields)
+
+
 # ---- the caches: kopf indexes follow each kind's watch; only slim projections are kept --------------
+# Every handler here is ``async``: kopf runs a sync handler in a thread pool, a hop per event that
+# costs more than the handler itself.
 
 
 @kopf.index("", "v1", "pods")
-def reentry_pods(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, cache.CachedPod]:
+async def reentry_pods(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, cache.CachedPod]:
     """Pods by namespace, as the engine sees them."""
     return {namespace or "": cache.pod_projection(body)}
 
 
 @kopf.index("discovery.k8s.io", "v1", "endpointslices")
-def reentry_slices(namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], frozenset[str]] | None:
+async def reentry_slices(namespace: str | None, body: kopf.Body,
+                         **_: Any) -> dict[tuple[str, str], frozenset[str]] | None:
     """Each EndpointSlice's ready addresses, by (namespace, Service)."""
     service = cache.slice_service(body)
     return {(namespace or "", service): cache.ready_addresses(body)} if service else None
 
 
 @kopf.index("", "v1", "services")
-def reentry_services(namespace: str | None, name: str, **_: Any) -> dict[tuple[str, str], bool]:
+async def reentry_services(namespace: str | None, name: str, **_: Any) -> dict[tuple[str, str], bool]:
     """The Services that exist, by (namespace, name)."""
     return {(namespace or "", name): True}
 
 
 @kopf.index(model.GROUP, model.VERSION, model.PLURAL)
-def reentry_plans(namespace: str | None, spec: kopf.Spec, **_: Any) -> dict[str, tuple[model.LabelSelector, ...]]:
+async def reentry_plans(namespace: str | None, spec: kopf.Spec, **_: Any) -> dict[str, tuple[model.LabelSelector, ...]]:
     """Every plan's service selectors, by namespace."""
     return {namespace or "": plan_selectors(spec)}
 
@@ -84,7 +102,7 @@ def reentry_plans(namespace: str | None, spec: kopf.Spec, **_: Any) -> dict[str,
 
 
 @kopf.on.event("", "v1", "pods")
-def pod_changed(event: kopf.RawEvent, namespace: str | None, name: str, body: kopf.Body, memo: Any,
+async def pod_changed(event: kopf.RawEvent, namespace: str | None, name: str, body: kopf.Body, memo: Any,
                 **_: Any) -> None:
     pod = cache.pod_projection(body)
     deleted = event["type"] == "DELETED"
@@ -93,19 +111,19 @@ def pod_changed(event: kopf.RawEvent, namespace: str | None, name: str, body: ko
 
 
 @kopf.on.event("discovery.k8s.io", "v1", "endpointslices")
-def slice_changed(namespace: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
+async def slice_changed(namespace: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
     service = cache.slice_service(body)
     if service:
         memo.wakeups.service_changed(namespace or "", service)
 
 
 @kopf.on.event("", "v1", "services")
-def service_changed(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
+async def service_changed(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
     memo.wakeups.service_changed(namespace or "", name)
 
 
 @kopf.on.event(model.GROUP, model.VERSION, model.PLURAL)
-def plan_changed(namespace: str | None, name: str, meta: kopf.Meta, memo: Any, **_: Any) -> None:
+async def plan_changed(namespace: str | None, name: str, meta: kopf.Meta, memo: Any, **_: Any) -> None:
     said = (meta.get("generation"), tuple(sorted((k, v) for k, v in meta.annotations.items()
                                                  if k.startswith(f"{model.GROUP}/"))))
     memo.wakeups.plan_changed((namespace or "", name), said)

@@ -26,7 +26,7 @@ from lightkube.types import PatchType
 
 from reentry import errors, model
 from reentry.errors import NamedCause
-from reentry.kube import api_errors, label_filter
+from reentry.kube import api_errors, http_client, label_filter, raise_for_response
 from reentry.model import ObjectRef
 
 #: A GenericNamespacedResource or GenericGlobalResource subclass. Typed loosely because lightkube's
@@ -165,27 +165,20 @@ class Objects:
         group, _, version = api_version.rpartition("/")
         # Relative, as lightkube's own: a server URL with a path (behind a proxy) keeps its path.
         url = f"apis/{group}/{version}" if group else f"api/{version}"
-        response = await self._http().get(url)
+        response = await http_client(self.client).get(url)
         if response.status_code == 404:
             raise UnknownKind(f"the API server serves no {api_version}")
-        self._raise_for_status(response)
+        raise_for_response(response)
         resources = {}
         for item in response.json().get("resources", []):
             if "/" not in item["name"]:  # "deployments/status" and the like are subresources
                 resources[item["kind"]] = _generic(group, version, item["kind"], item["name"], item["namespaced"])
         return resources
 
-    def _http(self) -> Any:
-        # lightkube has no public raw request; its HTTP client carries the server URL, TLS and auth.
-        return self.client._client._client
-
-    @staticmethod
-    def _raise_for_status(response: Any) -> None:
-        """The typed :class:`reentry.errors.ApiRefused` for an error answer with a Status body."""
-        if response.is_error and response.headers.get("content-type") == "application/json":
-            status = response.json()
-            raise errors.api_refusal(response.status_code, status.get("reason"), status.get("message"))
-        response.raise_for_status()
+    async def get_path(self, path: str, timeout: float) -> Any:
+        """GET a path of the API server that is not an object (``/openid/v1/jwks``) with the operator's
+        credentials and TLS; the HTTP response as it came."""
+        return await http_client(self.client).get(path.lstrip("/"), timeout=timeout)
 
     async def get(self, ref: ObjectRef, namespace: str) -> dict[str, Any] | None:
         """The object, or None when it does not exist (``ref.namespace`` wins over ``namespace``).
@@ -286,10 +279,10 @@ class Objects:
         if resource_version is not None:
             options["preconditions"] = {"resourceVersion": resource_version}
         # lightkube's delete sends no body, and preconditions travel only in the body.
-        response = await self._http().request("DELETE", url, json=options)
+        response = await http_client(self.client).request("DELETE", url, json=options)
         if response.status_code == 404:
             return False
-        self._raise_for_status(response)
+        raise_for_response(response)
         return True
 
 

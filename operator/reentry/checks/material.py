@@ -161,8 +161,7 @@ async def fetch_from_api_server(objects: Objects, path: str, timeout: str = "5s"
     """GET ``path`` (e.g. ``/openid/v1/jwks``) from the API server with the operator's own credentials and TLS."""
     seconds = model.parse_duration(timeout).total_seconds()
     try:
-        # The API server's own HTTP client, as Objects uses it: server URL, CA and credentials come with it.
-        response = await objects._http().get(path.lstrip("/"), timeout=seconds)
+        response = await objects.get_path(path, seconds)
     except httpx.TransportError as err:
         raise MaterialError(FailureClass.UNREACHABLE, f"the API server's {path}: {describe_error(err)}") from err
     if not response.is_success:
