@@ -82,6 +82,10 @@ class PlanMemory:
     written: str | None = None
     """The plan's resourceVersion after this loop's latest status write: the next evaluation waits
     until the watch has delivered at least that version, so it never starts from an older status."""
+    written_at: datetime | None = None
+    """When this loop last wrote the status."""
+    progress_due: datetime | None = None
+    """A status change that only reports progress was left unwritten: the loop looks again then."""
     targets_unwatched: bool = False
     """A traffic target could not be watched lately: the loop reads the targets on a short interval."""
     releasing: dict[str, datetime] = field(default_factory=dict)
@@ -131,7 +135,7 @@ def next_wake(status: model.RecoveryPlanStatus | None, memory: PlanMemory, decid
     if any(due is None for due in probes):
         return 0.0  # a check this evaluation did not probe yet (its stage just began)
     now = datetime.now(UTC)
-    for due in [schedule.next_deadline(spec, status), *probes]:
+    for due in [schedule.next_deadline(spec, status), *probes, memory.progress_due]:
         if due is not None and due > decided_at:
             delay = min(delay, max(0.0, (due - now).total_seconds()))
     return delay
@@ -262,7 +266,11 @@ async def reconcile(kube: Kube, objects: Objects, view: cache.View, body: Mappin
         decision = evaluate(spec, generation, status, observed, now or datetime.now(UTC))
 
     if decision.status != status:
-        memory.written = await kube.write_status(namespace, name, decision.status)
+        if status is not None and _progress_may_wait(memory, status, decision, datetime.now(UTC)):
+            decision = dataclasses.replace(decision, status=status)  # written with a later evaluation
+        else:
+            memory.written = await kube.write_status(namespace, name, decision.status)
+            memory.written_at, memory.progress_due = datetime.now(UTC), None
     for release in decision.actions:
         await kube.release_pods(namespace, list(release.pods))
         memory.releasing.update(dict.fromkeys(release.pods, datetime.now(UTC)))
@@ -270,6 +278,23 @@ async def reconcile(kube: Kube, objects: Objects, view: cache.View, body: Mappin
         decision.events.extend(await write_weights(objects, namespace, spec, decision.weights,
                                                    memory.failing_writes))
     return decision
+
+
+def _progress_may_wait(memory: PlanMemory, status: model.RecoveryPlanStatus, decision: Decision,
+                       now: datetime) -> bool:
+    """Whether this status change may be left for a later evaluation: it only reports progress
+    (:func:`reentry.engine.schedule.progress_only`), nothing else was decided, and the latest write is
+    less than :data:`~reentry.engine.schedule.PROGRESS_INTERVAL` old. The loop is then woken when that
+    interval ends (``memory.progress_due``), so the change is written within it."""
+    if decision.actions or decision.events or decision.weights or memory.written_at is None:
+        return False
+    if not schedule.progress_only(status, decision.status):
+        return False
+    due = memory.written_at + schedule.PROGRESS_INTERVAL
+    if now >= due:
+        return False
+    memory.progress_due = due
+    return True
 
 
 def safe_weight_on_delete(spec: model.RecoveryPlanSpec, status: model.RecoveryPlanStatus | None) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from reentry import cache, controller
@@ -151,3 +152,61 @@ def test_a_written_version_counts_as_delivered_once_reached_or_passed():
     assert not _at_least("119", "120") and not _at_least(None, "120")
     assert _at_least("anything", None)  # nothing was written
     assert _at_least("v2", "v2") and not _at_least("v3", "v2")  # opaque versions: equality only
+
+
+def _releasing(released: int, ready: int, message: str = "releasing") -> RecoveryPlanStatus:
+    return RecoveryPlanStatus(phase=Phase.DEPENDENCY_CONVERGENCE, message=message, services=[
+        ServiceStatus(name="api", state=ServiceState.RELEASING, releasedPods=released, totalPods=500,
+                      readyEndpoints=ready)])
+
+
+def test_only_counts_and_words_changing_is_progress_anything_else_is_a_step():
+    before = _releasing(10, 4)
+    assert schedule.progress_only(before, _releasing(20, 9, "releasing: 20/500"))
+    assert not schedule.progress_only(before, before)  # no change at all
+    assert not schedule.progress_only(None, before)  # the first status is written at once
+    attached = before.model_copy(update={"services": [before.services[0].model_copy(
+        update={"state": ServiceState.ATTACHED})]})
+    assert not schedule.progress_only(before, attached)
+    assert not schedule.progress_only(before, before.model_copy(update={"phase": Phase.TRAFFIC_REENTRY}))
+
+
+class _Writes:
+    def __init__(self) -> None:
+        self.written: list[RecoveryPlanStatus] = []
+
+    async def write_status(self, namespace: str, name: str, status: RecoveryPlanStatus) -> str:
+        self.written.append(status)
+        return str(len(self.written))
+
+
+def test_progress_is_written_at_most_once_per_interval_and_the_loop_wakes_for_it(monkeypatch):
+    from reentry.engine.reconcile import Decision
+
+    decisions = iter([_releasing(10, 4), _releasing(20, 9), _releasing(30, 9)])
+    monkeypatch.setattr(controller, "observe", _no_observations)
+    monkeypatch.setattr(controller, "evaluate", lambda *_: Decision(next(decisions)))
+    kube, memory = _Writes(), controller.PlanMemory()
+    body = {"metadata": {"namespace": "ns", "name": "p"}, "spec": plan({"name": "api"}).model_dump(mode="json"),
+            "status": _releasing(0, 0).model_dump(mode="json")}
+    def reconcile() -> Decision:
+        return asyncio.run(controller.reconcile(kube, None, None, body, memory=memory))  # type: ignore[arg-type]
+
+    first = reconcile()
+    assert kube.written == [_releasing(10, 4)] and first.status == _releasing(10, 4)
+    body["status"] = first.status.model_dump(mode="json")
+    second = reconcile()
+    # Within the interval: not written, the decision keeps the status it started from, and the loop
+    # is woken when the interval ends.
+    assert len(kube.written) == 1 and second.status == first.status
+    assert memory.progress_due == memory.written_at + schedule.PROGRESS_INTERVAL
+    wake = controller.next_wake(second.status, memory, datetime.now(UTC), resync=300)
+    assert 0 < wake <= schedule.PROGRESS_INTERVAL.total_seconds()
+    memory.written_at -= schedule.PROGRESS_INTERVAL  # the interval has passed
+    third = reconcile()
+    assert kube.written[-1] == _releasing(30, 9) and third.status == _releasing(30, 9)
+    assert memory.progress_due is None
+
+
+async def _no_observations(*_args, **_kwargs):
+    return None

@@ -16,7 +16,7 @@ until the earliest moment this module names:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from reentry.engine import checks as check_rules
 from reentry.engine.conditions import FINISHED_PHASES
@@ -99,3 +99,30 @@ def busy(status: RecoveryPlanStatus | None, running_actions: Iterable[str]) -> b
     if status is None or status.phase == Phase.PAUSED or status.phase in FINISHED_PHASES:
         return False
     return any(True for _ in running_actions)
+
+
+#: A status change that only reports progress (see :func:`progress_only`) is written at most this often.
+PROGRESS_INTERVAL = timedelta(seconds=1)
+#: The counts in a service's status: what the caches show, recomputed by every evaluation.
+_COUNTS = ("releasedPods", "totalPods", "heldPods", "readyEndpoints")
+
+
+def progress_only(before: RecoveryPlanStatus | None, after: RecoveryPlanStatus) -> bool:
+    """``after`` differs from ``before`` only in what reports progress: the services' pod and endpoint
+    counts and the words of messages (the plan's, its stages', its conditions').
+
+    Such a change records no step: the next evaluation computes it again from the caches, so it may
+    wait (:data:`PROGRESS_INTERVAL`) to be written with the next one. Without this, a release of 500
+    pods wrote the status once per pod event. Every other change (a phase, a state, a condition's
+    reason or status, a time recorded) is written at once, before anything is acted on.
+    """
+    return before is not None and before != after and _without_progress(before) == _without_progress(after)
+
+
+def _without_progress(status: RecoveryPlanStatus) -> RecoveryPlanStatus:
+    return status.model_copy(update={
+        "message": None,
+        "services": [s.model_copy(update=dict.fromkeys(_COUNTS, 0)) for s in status.services],
+        "stages": [s.model_copy(update={"message": None}) for s in status.stages],
+        "conditions": [c.model_copy(update={"message": ""}) for c in status.conditions],
+    })
