@@ -25,9 +25,12 @@ run against the same API server, simulated kubelet and controller manager.
     operator already running, a RecoveryPlan (one service, batch 100%, ``start: OnTechnicalRecovery``)
     is created; timed from just before the create request until a pod watch has seen every pod's
     gate condition True. The time to the first release (the operator's reaction) is reported too.
-    Baseline first, not interleaved: both runs then meet an idle operator and a settled cluster,
-    and the baseline cannot profit from connections or caches the operator warmed. A pod watch runs
-    in the benchmark process during both runs, so both carry its cost.
+    The ratio compares like with like: both runs end when the watch sees the last gate open; the
+    baseline starts at its first patch, the operator at the plan's creation (its reaction included).
+    Baseline first, not interleaved, so it cannot profit from connections or caches the operator
+    warmed; the operator's run then waits until the baseline's endpoints are ready and the operator
+    process is idle again (it watches every pod, so it takes in the baseline's events too). A pod
+    watch runs in the benchmark process during both runs, so both carry its cost.
 
 (b) Reaction latency (``bench/latency.py``)
     Per trial a plan with services ``base`` and ``dep`` (``dep`` dependsOn ``base``), one gated pod
@@ -54,10 +57,13 @@ run against the same API server, simulated kubelet and controller manager.
     throughput plan and its pods stay, and would weigh on every later tick.
 
 (d) The operator at rest (``bench/rest.py``)
-    N plans (10, 40, 200), each Restored in a namespace of its own with one service of two gated
-    pods; a fresh operator per N. The API server's ``apiserver_request_total`` (WATCH left out) is
-    read over one window with the operator running and over the same window with it stopped: the
-    difference is the operator's. CPU and RSS of the operator process from ``/proc``.
+    N plans (10, 40, 200), each in a namespace of its own with one service of gated pods (2, or
+    ``--rest-pods``), resting one in five each as Armed, Paused, Validating (awaiting approval),
+    Observing and Restored; a fresh operator per N. The API server's ``apiserver_request_total``
+    (WATCH left out) is read over a window longer than the resync with the operator running, and
+    over a shorter one with it stopped: the first count minus the second's rate is the operator's.
+    CPU and RSS of the operator process from ``/proc``. When (c) runs too, its ramps run again at
+    the largest N, with those plans resting: the step latency under load.
 
 Nothing here is part of the pytest suite.
 """

@@ -23,6 +23,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from reentry import crd
+from reentry.kube import http_client
 from reentry.sandbox import cluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,8 +147,7 @@ async def apiserver_requests(client: AsyncClient, resource: str | None, group: s
     (``status``) are left out, so a plan's status writes do not count as writes of the plan.
     With ``resource`` None: every request to every resource, subresources included, by verb.
     """
-    # lightkube has no raw request; its HTTP client carries the server URL, TLS and the admin credentials.
-    response = await client._client._client.get("metrics")
+    response = await http_client(client).get("metrics")
     response.raise_for_status()
     counts: Counter[str] = Counter()
     for line in response.text.splitlines():
@@ -169,3 +169,16 @@ def process_usage(pid: int) -> tuple[float, int]:
     cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14 and 15 of stat)
     rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24
     return cpu, rss
+
+
+async def until_idle(pid: int, timeout: float, share: float = 0.05, window: float = 0.5) -> float:
+    """Wait until process ``pid`` used less than ``share`` of a core over ``window`` seconds (it has
+    caught up with whatever it was processing); return the seconds waited. Raises at ``timeout``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        before, _ = process_usage(pid)
+        await asyncio.sleep(window)
+        after, _ = process_usage(pid)
+        if after - before < share * window:
+            return time.monotonic() - started
+    raise TimeoutError(f"process {pid} still busy after {timeout:.0f}s")

@@ -33,6 +33,7 @@ from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig
 
 from bench import env, latency, report, rest, throughput, traffic
+from reentry.kube import http_client, keep_alive
 from reentry.sandbox.cluster import Sandbox
 
 OPERATOR_STARTUP_TIMEOUT = 120.0
@@ -70,7 +71,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rest-plans", type=_counts, default=[10, 40, 200], metavar="N,N",
                    help="plans at rest, measured one after the other (10,40,200)")
     p.add_argument("--rest-pods", type=int, default=2, help="gated pods of each plan at rest (2)")
-    p.add_argument("--rest-window", type=float, default=60.0, help="seconds each at-rest window lasts (60)")
+    p.add_argument("--rest-window", type=float, default=330.0,
+                   help="seconds each at-rest window lasts, the operator running (330: past the 300 s resync)")
+    p.add_argument("--rest-quiet-window", type=float, default=60.0,
+                   help="seconds each at-rest window lasts with the operator stopped, for the rate of the others (60)")
     p.add_argument("--out", type=Path, default=None,
                    help="write the (a)+(b) report here and (c) to <stem>-traffic.md beside it (default: print only)")
     p.add_argument("--timeout", type=float, default=900, help="overall deadline in seconds (900)")
@@ -106,15 +110,18 @@ class Results:
     latency: latency.LatencyResult | None = None
     traffic: traffic.TrafficResult | None = None
     rest: list[rest.RestSample] | None = None
+    loaded_traffic: traffic.TrafficResult | None = None
 
 
 async def measure(box: Sandbox, args: argparse.Namespace, directory: Path, deadline: float) -> Results:
     """The chosen benchmarks with one operator, started before the first and stopped after the last.
 
     Throughput runs last of those: its Restored plan stays, and its 500 pods would weigh on the others.
-    The at-rest benchmark runs after them all, with operators of its own.
+    The at-rest benchmark runs after them all, with operators of its own; when the traffic benchmark
+    ran too, its ramps run again at the largest N, for the step latency under load.
     """
     client = AsyncClient(KubeConfig.from_file(box.kubeconfig), field_manager="reentry-bench")
+    keep_alive(http_client(client)._transport)  # the baselines' connections, kept as the operator keeps its own
     log = directory / "operator.log"
     results = Results()
     startup = OPERATOR_STARTUP_TIMEOUT
@@ -141,8 +148,16 @@ async def measure(box: Sandbox, args: argparse.Namespace, directory: Path, deadl
             if "rest" in args.only:
                 # Last and with operators of its own: its plans stay, and each N needs a fresh process.
                 print(f"(d) at rest, {', '.join(map(str, args.rest_plans))} plans", flush=True)
-                results.rest = await rest.run(client, box, directory, args.rest_plans, args.rest_window, startup,
-                                              args.rest_pods)
+                loaded = None
+                if "traffic" in args.only:  # the traffic ramps again, with the largest N resting
+                    shape = traffic.Shape(args.traffic_targets, args.traffic_steps, args.traffic_hold_ms)
+
+                    async def loaded(operator: env.OperatorProcess) -> traffic.TrafficResult:
+                        return await traffic.run(client, operator, shape, args.traffic_trials, startup)
+
+                results.rest, results.loaded_traffic = await rest.run(
+                    client, box, directory, args.rest_plans, args.rest_window, startup, args.rest_pods,
+                    args.rest_quiet_window, loaded)
     finally:
         await client.close()
     return results
@@ -183,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.out is not None:
             _write(traffic_path(args.out), text)
     if results.rest is not None:
-        text = report.rest_markdown(machine, results.rest)
+        text = report.rest_markdown(machine, results.rest, results.traffic, results.loaded_traffic)
         print(text)
         if args.out is not None:
             _write(args.out.with_name(f"{args.out.stem}{report.REST_SUFFIX}{args.out.suffix}"), text)

@@ -93,6 +93,7 @@ class Writes:
     transitions: int  # of those, the ones that changed the key's value
     requests: int     # write requests on ConfigMaps the API server answered (apply, patch, update)
     reads: int        # GET requests on ConfigMaps the API server answered
+    step_reads: int = 0  # of those, the ones from step 2 on (step 1 and before: pre-flight, first reads)
 
     @property
     def expected(self) -> int:
@@ -106,7 +107,7 @@ class Writes:
     def __add__(self, other: Writes) -> Writes:
         return Writes(self.targets, self.steps + other.steps, self.changes + other.changes,
                       self.transitions + other.transitions, self.requests + other.requests,
-                      self.reads + other.reads)
+                      self.reads + other.reads, self.step_reads + other.step_reads)
 
 
 @dataclass(frozen=True)
@@ -232,8 +233,10 @@ def step_samples(trial: int, plan_events: Events, config_map_events: Events, nam
     return samples
 
 
-def count_writes(config_map_events: Events, names: list[str], steps: int, requests: Counter[str]) -> Writes:
-    """The writes of one ramp: changes and value changes as the watch saw them, requests as the API server counted."""
+def count_writes(config_map_events: Events, names: list[str], steps: int, requests: Counter[str],
+                 from_step_2: Counter[str] | None = None) -> Writes:
+    """The writes of one ramp: changes and value changes as the watch saw them, requests as the API
+    server counted (``from_step_2``: those counted from the second step on)."""
     changes = transitions = 0
     value: dict[str, str | None] = {}
     for _, kind, obj in config_map_events:
@@ -242,7 +245,8 @@ def count_writes(config_map_events: Events, names: list[str], steps: int, reques
             changes += 1
             transitions += now_shows != value.get(name)
         value[name] = now_shows
-    return Writes(len(names), steps, changes, transitions, sum(requests[v] for v in WRITE_VERBS), requests["GET"])
+    return Writes(len(names), steps, changes, transitions, sum(requests[v] for v in WRITE_VERBS), requests["GET"],
+                  (from_step_2 or Counter())["GET"])
 
 
 #: The pieces of :func:`tick_profile`, in the order the operator runs them.
@@ -328,7 +332,7 @@ async def _baseline(client: AsyncClient, spaces: Namespaces, names: list[str], w
     journal = Journal(names)
     recorder.add(journal)
     specs = [model.Target.model_validate(target(n)) for n in names]
-    before = await apiserver_requests(client, "configmaps")
+    before = after_step_1 = await apiserver_requests(client, "configmaps")
     samples = []
     try:
         for step, weight in enumerate(weights, start=1):
@@ -339,10 +343,27 @@ async def _baseline(client: AsyncClient, spaces: Namespaces, names: list[str], w
             arrivals = await asyncio.wait_for(asyncio.gather(*shown), STEP_TIMEOUT)
             if step > 1:
                 samples.append(max(arrivals) - deadline)
-        requests = await apiserver_requests(client, "configmaps") - before
+            else:
+                after_step_1 = await apiserver_requests(client, "configmaps")
+        end = await apiserver_requests(client, "configmaps")
+        requests, from_step_2 = end - before, end - after_step_1
     finally:
         recorder.remove(journal)
-    return samples, count_writes(journal.events, names, len(weights), requests)
+    return samples, count_writes(journal.events, names, len(weights), requests, from_step_2)
+
+
+def traffic_step(name: str, step: int) -> Predicate:
+    """Predicate on plan events: plan ``name``'s status shows step ``step`` (or a later one)."""
+    def matches(_: str, obj: Any) -> bool:
+        traffic = (obj.get("status") or {}).get("traffic") or {}
+        return bool(obj["metadata"]["name"] == name and (traffic.get("step") or 0) >= step)
+
+    return matches
+
+
+async def _requests_once(client: AsyncClient, seen: asyncio.Future[float]) -> Counter[str]:
+    await seen
+    return await apiserver_requests(client, "configmaps")
 
 
 async def _operator(client: AsyncClient, spaces: Namespaces, index: int, names: list[str], weights: list[int],
@@ -354,6 +375,8 @@ async def _operator(client: AsyncClient, spaces: Namespaces, index: int, names: 
     spaces.plans.add(plan_journal)
     recorder.add(cm_journal)
     done = spaces.plans.first(traffic_state(name, model.TrafficState.DONE))
+    # The counts once the status shows step 2: from then on the targets are followed by watches.
+    at_step_2 = asyncio.create_task(_requests_once(client, spaces.plans.first(traffic_step(name, 2))))
     try:
         before = await apiserver_requests(client, "configmaps")
         await create_all(client, ns, [plan(name, f"svc-{index}", names, weights, shape.hold_ms)])
@@ -364,14 +387,16 @@ async def _operator(client: AsyncClient, spaces: Namespaces, index: int, names: 
             operator.check_alive()
             await asyncio.wait({done}, timeout=1)
         done.result()
-        requests = await apiserver_requests(client, "configmaps") - before
+        end = await apiserver_requests(client, "configmaps")
+        requests, from_step_2 = end - before, end - await at_step_2
     finally:
+        at_step_2.cancel()
         spaces.plans.remove(plan_journal)
         recorder.remove(cm_journal)
     samples = step_samples(index, plan_journal.events, cm_journal.events, names, weights)
     # After the ramp, so the profile's reads do not count as the operator's and do not slow its steps.
     tick = await tick_profile(client, holding_body(plan_journal.events, len(weights)))
-    return samples, count_writes(cm_journal.events, names, len(weights), requests), tick
+    return samples, count_writes(cm_journal.events, names, len(weights), requests, from_step_2), tick
 
 
 async def _setup(client: AsyncClient, spaces: Namespaces, index: int, names: list[str]) -> None:

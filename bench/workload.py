@@ -101,6 +101,18 @@ async def wait_endpoints_listed(client: AsyncClient, namespace: str, service_nam
     return await poll(f"{count} endpoints of {namespace}/{service_name}", probe, timeout)
 
 
+async def wait_endpoints_ready(client: AsyncClient, namespace: str, service_name: str, count: int,
+                               timeout: float) -> int:
+    """Wait until the Service's EndpointSlices show ``count`` ready endpoints."""
+    async def probe() -> int | None:
+        slices = [s async for s in client.list(EndpointSlice, namespace=namespace,
+                                               labels={"kubernetes.io/service-name": service_name})]
+        ready = count_ready_endpoints(slices)
+        return ready if ready >= count else None
+
+    return await poll(f"{count} ready endpoints of {namespace}/{service_name}", probe, timeout)
+
+
 def slice_ready(service_name: str) -> Predicate:
     """Predicate on EndpointSlice events: a slice of ``service_name`` shows a ready endpoint."""
     def matches(_: str, obj: EndpointSlice) -> bool:

@@ -111,6 +111,8 @@ def test_the_report_states_the_goal_and_the_ratio():
     assert "**Step latency p99: 120 ms** (goal < 200 ms: met)" in text
     assert "Ratio operator / baseline: p50 3.0, p99 3.0" in text
     assert "**Operator writes per target per step: 1.00, repeats 0**" in text
+    assert "**Target reads per step from step 2: 0.0** (goal 0, the targets read from their watches: met)" in text
+    assert "| operator | 4 | 4 | 4 | 4 | 1.00 | 0 | 20.0 | 0.0 |" in text
     assert "goal is missed" not in text
 
 
@@ -125,4 +127,58 @@ def test_the_rest_report_counts_the_operators_requests_per_plan_per_minute():
     noisy = RestSample(40, 2, 60.0, Counter({"GET": 1}), Counter({"GET": 4}), 0.0, 0, 1.0)
     assert noisy.operator_requests == 0  # less with the operator running than stopped: noise, not negative
     text = report.rest_markdown(report.Machine("today", 2, "1.00", "3.11", "Linux", "v1.34.4"), [sample])
-    assert "--rest-plans 40 --rest-pods 2 --rest-window 60" in text and "shorter than the resync" in text
+    assert "--only rest --rest-plans 40 --rest-pods 2 --rest-window 60" in text and "shorter than the resync" in text
+
+
+def test_the_rest_report_scales_the_quiet_window_to_the_running_one():
+    # 330 s running, 60 s stopped: the stopped window's 6 GETs are 33 over 330 s, so the operator made 7.
+    sample = RestSample(plans=10, pods_per_plan=2, window=330.0, running=Counter({"GET": 40}),
+                        stopped=Counter({"GET": 6}), cpu_seconds=0.0, rss_bytes=0, restored_after=1.0,
+                        quiet_window=60.0, phases=Counter({"Armed": 2, "Restored": 8}))
+    assert sample.operator_requests == 7 and sample.by_verb() == {"GET": 7}
+    assert sample.per_plan_per_minute == pytest.approx(7 / 10 / 5.5)
+    text = report.rest_markdown(report.Machine("today", 2, "1.00", "3.11", "Linux", "v1.34.4"), [sample])
+    assert "longer than the resync" in text and "Armed 2, Restored 8" in text and "over 60 s with it stopped" in text
+
+
+def test_the_rest_report_compares_step_latency_under_load_with_one_plan():
+    shape = Shape(targets=2, steps=2, hold_ms=1000)
+    tick = {part: [0.01] for part in ("pods", "service", "targets", "observe", "decide")}
+    writes = Writes(2, 2, 4, 4, 4, 0)
+
+    def result(last: float) -> TrafficResult:
+        return TrafficResult(shape, [Trial([StepSample(1, 2, 0.01, 0.02, last)], [0.03], writes, writes, tick)])
+
+    sample = RestSample(200, 25, 330.0, Counter(), Counter(), 0.0, 0, 1.0, 60.0)
+    machine = report.Machine("today", 2, "1.00", "3.11", "Linux", "v1.34.4")
+    text = report.rest_markdown(machine, [sample], result(0.050), result(0.120))
+    assert "200 plans resting over 5000 gated pods" in text
+    assert "**Step latency p99 with 200 plans resting / with one plan: 2.40** (goal <= 2: **missed**)" in text
+    assert "--only traffic,rest" in text
+    assert "(goal <= 2: met)" in report.rest_markdown(machine, [sample], result(0.050), result(0.060))
+
+
+def test_the_plans_at_rest_rest_in_each_of_the_five_phases_and_are_valid_plans():
+    from bench import rest
+
+    from reentry import model
+
+    seen = []
+    for index in range(5):
+        *pods, service, plan = rest.manifests(index, 3)
+        assert len(pods) == 3 and service["kind"] == "Service"
+        model.RecoveryPlanSpec.model_validate(plan["spec"])
+        seen.append(plan["metadata"]["labels"][rest.RESTS_IN])
+    assert seen == ["Armed", "Paused", "Validating", "Observing", "Restored"]
+    assert rest.manifests(1, 1)[-1]["metadata"]["annotations"] == {model.PAUSED_ANNOTATION: "true"}
+
+
+def test_the_throughput_ratio_ends_both_runs_at_the_watch_and_includes_the_operators_reaction():
+    from bench.throughput import ThroughputResult
+
+    r = ThroughputResult(pods=500, concurrency=32, setup_seconds=(20.0, 20.0), raw_seconds=1.8,
+                         raw_observed_seconds=2.0, operator_seconds=2.1, operator_reaction=0.1)
+    assert r.ratio == pytest.approx(2.0 / 2.1) and r.release_phase_ratio == pytest.approx(1.0)
+    assert r.response_ratio == pytest.approx(1.8 / 2.1)
+    text = "\n".join(report.throughput_table(r))
+    assert "**Ratio operator / raw throughput: 0.95** (goal >= 0.95: met)" in text
