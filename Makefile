@@ -59,7 +59,7 @@ test: system-deps lint typecheck build
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # Not part of `make test`: measures against a private sandbox and rewrites docs/benchmarks.md,
-# docs/benchmarks-traffic.md and docs/benchmarks-rest.md (~20 min; --only picks some).
+# docs/benchmarks-traffic.md and docs/benchmarks-rest.md (~35 min; --only picks some).
 bench: build
 	PYTHONPATH=.:operator $(BIN)/python bench/run.py --timeout 3000 --out docs/benchmarks.md
 

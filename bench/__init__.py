@@ -3,7 +3,7 @@
 Run from the repository root (this is what ``make bench`` is meant to run)::
 
     PYTHONPATH=.:operator python bench/run.py [--only throughput,latency,traffic,rest] [--pods 500]
-        [--trials 20] [--traffic-trials 7] [--rest-plans 10,40,200] [--out docs/benchmarks.md]
+        [--trials 20] [--traffic-trials 7] [--rest-plans 10,200] [--out docs/benchmarks.md]
 
 Without ``--out`` the results are printed only; with it, (a) and (b) go to that file, (c) beside
 it to ``docs/benchmarks-traffic.md`` and (d) to ``docs/benchmarks-rest.md``, so ``--only traffic``
@@ -57,13 +57,14 @@ run against the same API server, simulated kubelet and controller manager.
     throughput plan and its pods stay, and would weigh on every later tick.
 
 (d) The operator at rest (``bench/rest.py``)
-    N plans (10, 40, 200), each in a namespace of its own with one service of gated pods (2, or
-    ``--rest-pods``), resting one in five each as Armed, Paused, Validating (awaiting approval),
-    Observing and Restored; a fresh operator per N. The API server's ``apiserver_request_total``
-    (WATCH left out) is read over a window longer than the resync with the operator running, and
-    over a shorter one with it stopped: the first count minus the second's rate is the operator's.
-    CPU and RSS of the operator process from ``/proc``. When (c) runs too, its ramps run again at
-    the largest N, with those plans resting: the step latency under load.
+    N plans (10 and 200), each in a namespace of its own with one service of gated pods (25, or
+    ``--rest-pods``: 5,000 pods at 200 plans), resting one in five each as Armed, Paused,
+    Validating (awaiting approval), Observing and Restored; a fresh operator per N. The API
+    server's ``apiserver_request_total`` (WATCH left out) is read over a window longer than the
+    resync with the operator running, and over a shorter one with it stopped: the first count
+    minus the second's rate is the operator's. CPU and RSS of the operator process from ``/proc``.
+    When (c) runs too, its ramps run again at the largest N, with those plans resting: the step
+    latency under load.
 
 Nothing here is part of the pytest suite.
 """

@@ -144,8 +144,9 @@ def markdown(m: Machine, throughput: ThroughputResult, latency: LatencyResult, t
         "[benchmarks-traffic.md](benchmarks-traffic.md): written by the same run, or refreshed alone with "
         "`--only traffic` (about 3 minutes) without touching this file.", "",
         "## (d) At rest", "",
-        "API requests, CPU and memory with 10 to 200 Restored plans doing nothing are reported in "
-        "[benchmarks-rest.md](benchmarks-rest.md) (`--only rest`, about 12 minutes).", "",
+        "API requests, CPU and memory with 10 and 200 plans resting (Armed, Paused, Validating, Observing, "
+        "Restored; 25 gated pods each), and the traffic step latency with 200 plans resting, are reported in "
+        "[benchmarks-rest.md](benchmarks-rest.md) (`--only traffic,rest`, about 25 minutes).", "",
         "## How to reproduce", "",
         f"`{REPRODUCE.format(pods=throughput.pods, trials=trials)}` from the repository root "
         "(starts and stops a private sandbox; about 4 minutes on 2 CPUs, plus about 3 for (c)).", "",

@@ -68,9 +68,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--traffic-targets", type=int, default=5, help="ConfigMap targets per ramp (5)")
     p.add_argument("--traffic-steps", type=int, default=10, help="steps per ramp, up to 100%% (10)")
     p.add_argument("--traffic-hold-ms", type=int, default=1000, help="hold of every step in milliseconds (1000)")
-    p.add_argument("--rest-plans", type=_counts, default=[10, 40, 200], metavar="N,N",
-                   help="plans at rest, measured one after the other (10,40,200)")
-    p.add_argument("--rest-pods", type=int, default=2, help="gated pods of each plan at rest (2)")
+    p.add_argument("--rest-plans", type=_counts, default=[10, 200], metavar="N,N",
+                   help="plans at rest, measured one after the other (10,200)")
+    p.add_argument("--rest-pods", type=int, default=25, help="gated pods of each plan at rest (25)")
     p.add_argument("--rest-window", type=float, default=330.0,
                    help="seconds each at-rest window lasts, the operator running (330: past the 300 s resync)")
     p.add_argument("--rest-quiet-window", type=float, default=60.0,
