@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from lightkube import ApiError, AsyncClient
+from lightkube import ApiError, AsyncClient, Client
 from lightkube import operators as op
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
@@ -43,7 +43,7 @@ def api_errors() -> Iterator[None]:
         raise errors.api_refusal(err.status.code, err.status.reason, err.status.message) from err
 
 
-def http_client(client: AsyncClient) -> Any:
+def http_client(client: AsyncClient | Client) -> Any:
     """The httpx client inside lightkube's: it carries the server URL, TLS, auth and the throttle.
     lightkube has no public raw request; this is the one place that reaches for it."""
     return client._client._client

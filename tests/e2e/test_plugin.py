@@ -6,12 +6,15 @@ kubectl's plugin discovery on PATH (the sandbox's bin/ holds `kubectl-reentry`).
 
 from __future__ import annotations
 
+import copy
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
 from lightkube.resources.core_v1 import ConfigMap
 from lightkube.types import PatchType
 
@@ -197,3 +200,80 @@ def test_pause_resume_and_an_override_on_record(cluster: Cluster, namespace: str
     gate = kubectl_reentry(cluster, namespace, "status", "failback", "--wait", "--timeout", "60s")
     assert gate.returncode == RESTORED, gate.stdout + gate.stderr
     assert line_with(gate.stdout, "state/replica-lag", "Fail", "overridden: " + reason)
+
+
+def test_the_plugin_reads_kubeconfig_as_kubectl_does_lists_contexts_and_exec_plugins(
+        cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    apply_docs(cluster, namespace, [recovery_plan("seen", [service_entry("api")])])
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    admin_context = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])
+    cluster_entry = next(c for c in admin["clusters"] if c["name"] == admin_context["context"]["cluster"])
+
+    # A KUBECONFIG list, as kubectl merges it: the first file holds only an on-call context (the
+    # current one) naming this namespace; the second is the admin config, its certificates given by
+    # paths relative to that second file.
+    second_dir = tmp_path / "admin"
+    second_dir.mkdir()
+    relative = copy.deepcopy(admin)
+    for section, key, fields in (("clusters", "cluster", ("certificate-authority",)),
+                                 ("users", "user", ("client-certificate", "client-key"))):
+        for entry in relative[section]:
+            for field in fields:
+                if field in entry[key]:
+                    source = Path(entry[key][field])
+                    shutil.copy(source, second_dir / source.name)
+                    entry[key][field] = source.name
+    (second_dir / "config").write_text(yaml.safe_dump(relative))
+    first = tmp_path / "on-call"
+    first.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "on-call", "contexts": [
+        {"name": "on-call", "context": {**admin_context["context"], "namespace": namespace}}]}))
+    env = {**plugin_env(cluster), "KUBECONFIG": os.pathsep.join([str(tmp_path / "absent"), str(first),
+                                                                  str(second_dir / "config")])}
+
+    def plugin(*args: str, environ: dict[str, str] = env) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([cluster.kubectl_bin, "reentry", *args], capture_output=True, text=True, env=environ,
+                              timeout=60, check=False, cwd=tmp_path)
+
+    merged = plugin("list")
+    assert merged.returncode == 0, merged.stderr
+    assert "seen" in merged.stdout  # the namespace of the first file's context, the credentials of the second
+    # --context picks a context of the second file (its namespace, default, has no plan)
+    other = plugin("list", "--context", admin_context["name"])
+    assert other.returncode == 0 and "seen" not in other.stdout, other.stdout + other.stderr
+
+    # An exec credential plugin of client.authentication.k8s.io/v1 gives a ServiceAccount's token;
+    # its first answer is a token the API server refuses, so the plugin must ask again on the 401.
+    apply_docs(cluster, namespace, [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "viewer"}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "plan-viewer"},
+         "rules": [{"apiGroups": ["reentry.dev"], "resources": ["recoveryplans"], "verbs": ["get", "list"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "plan-viewer"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "plan-viewer"},
+         "subjects": [{"kind": "ServiceAccount", "name": "viewer", "namespace": namespace}]}])
+    token = cluster.kubectl("create", "token", "viewer", namespace=namespace).stdout.strip()
+    (tmp_path / "token").write_text(token)
+    login = tmp_path / "bin" / "login"
+    login.parent.mkdir()
+    login.write_text(f"#!{sys.executable}\nimport json, os, pathlib\n"
+                     f"here = pathlib.Path({str(tmp_path)!r})\n"
+                     "runs = here / 'runs'\nn = int(runs.read_text()) + 1 if runs.exists() else 1\n"
+                     "runs.write_text(str(n))\n"
+                     "info = json.loads(os.environ['KUBERNETES_EXEC_INFO'])\n"
+                     "assert info['spec']['interactive'] is False\n"
+                     "token = (here / 'token').read_text() if n > 1 else 'not-a-token'\n"
+                     "print(json.dumps({'apiVersion': info['apiVersion'], 'kind': 'ExecCredential',"
+                     " 'status': {'token': token}}))\n")
+    login.chmod(0o755)
+    sso = tmp_path / "sso"
+    sso.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "sso", "clusters": [cluster_entry],
+        "users": [{"name": "sso", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
+                                                    "command": "./bin/login", "interactiveMode": "Never"}}}],
+        "contexts": [{"name": "sso", "context": {"cluster": cluster_entry["name"], "user": "sso",
+                                                 "namespace": namespace}}]}))
+    as_viewer = plugin("status", "seen", environ={**env, "KUBECONFIG": str(sso)})
+    assert as_viewer.returncode == RUNNING, as_viewer.stderr  # a plan without status yet: still to run
+    assert "seen" in as_viewer.stdout and (tmp_path / "runs").read_text() == "2"
+    # The same user may not patch the plan: the API server says so, as kubectl would
+    refused = plugin("pause", "seen", environ={**env, "KUBECONFIG": str(sso)})
+    assert refused.returncode == 3 and "forbidden" in refused.stderr.lower(), refused.stderr

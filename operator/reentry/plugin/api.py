@@ -1,27 +1,29 @@
 """The plugin's calls to the API server, through lightkube and the caller's kubeconfig.
 
-Like any kubectl plugin it uses the kubeconfig kubectl would (``--kubeconfig``, else
-``KUBECONFIG``, else ``~/.kube/config``), the context named by ``--context`` or the current one,
-and the context's namespace unless ``-n`` names another. Nothing shells out to kubectl.
+Like any kubectl plugin it uses the kubeconfig kubectl would (``--kubeconfig``, else every file of
+``KUBECONFIG`` merged, else ``~/.kube/config``: see ``reentry.plugin.kubeconfig``), the context
+named by ``--context`` or the current one, and the context's namespace unless ``-n`` names
+another. A user whose credentials come from an exec plugin gets them as kubectl would
+(``reentry.plugin.credentials``). Nothing shells out to kubectl.
 """
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
 from lightkube import ApiError, Client
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.resources.authentication_v1 import SelfSubjectReview
 from lightkube.types import PatchType
 
-from reentry.kube import RecoveryPlanResource
+from reentry.kube import RecoveryPlanResource, http_client
+from reentry.plugin.credentials import CredentialError, ExecCredentials
+from reentry.plugin.kubeconfig import KubeconfigError
+from reentry.plugin.kubeconfig import load as load_kubeconfig
 
 FIELD_MANAGER = "kubectl-reentry"
 
@@ -30,14 +32,16 @@ class PluginError(Exception):
     """Something the user must fix or know (not found, forbidden, no kubeconfig): one line, no traceback."""
 
 
-def kubeconfig_path(explicit: str | None) -> Path:
-    """The kubeconfig kubectl would read; of a ``KUBECONFIG`` list, the first file that exists."""
-    if explicit:
-        return Path(explicit).expanduser()
-    for part in (os.environ.get("KUBECONFIG") or "").split(os.pathsep):
-        if part and Path(part).expanduser().exists():
-            return Path(part).expanduser()
-    return Path("~/.kube/config").expanduser()
+def _exec_of(config: dict[str, Any], context: str | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The context's user's ``exec`` section (None without one) and its cluster, from a merged kubeconfig."""
+    def named(section: str, name: Any, key: str) -> dict[str, Any]:
+        entry: dict[str, Any] = next((e for e in config.get(section) or [] if e.get("name") == name), {})
+        body = entry.get(key)
+        return body if isinstance(body, dict) else {}
+
+    ctx = named("contexts", context or config.get("current-context"), "context")
+    exec_spec = named("users", ctx.get("user"), "user").get("exec")
+    return (exec_spec if isinstance(exec_spec, dict) else None), named("clusters", ctx.get("cluster"), "cluster")
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
@@ -61,25 +65,28 @@ class Api:
     @classmethod
     def connect(cls, kubeconfig: str | None = None, context: str | None = None,
                 namespace: str | None = None) -> Api:
-        path = kubeconfig_path(kubeconfig)
-        if not path.exists():
-            raise PluginError(f"no kubeconfig at {path} (set KUBECONFIG or pass --kubeconfig)")
         try:
-            config = KubeConfig.from_file(path).get(context_name=context)
+            loaded = load_kubeconfig(kubeconfig)
+        except KubeconfigError as err:
+            raise PluginError(str(err)) from err
+        try:
+            config = KubeConfig.from_dict(loaded.config).get(context_name=context)
             if config is None:
-                raise PluginError(f"kubeconfig {path}: no current context (pass --context)")
+                raise PluginError(f"kubeconfig {loaded.describe()}: no current context (pass --context)")
         except PluginError:
             raise
-        except yaml.YAMLError as err:
-            # PyYAML's message quotes the offending line, which in a kubeconfig may hold a token or a key.
-            mark = getattr(err, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            problem = getattr(err, "problem", None) or type(err).__name__
-            raise PluginError(f"kubeconfig {path}: not valid YAML{where}: {problem}") from err
         except Exception as err:  # lightkube raises ConfigError, KeyError, ... for a bad file or context
-            raise PluginError(f"kubeconfig {path}: {err}") from err
+            raise PluginError(f"kubeconfig {loaded.describe()}: {err}") from err
         ns = namespace or config.namespace
-        return cls(Client(config=config, namespace=ns, field_manager=FIELD_MANAGER), ns)
+        client = Client(config=config, namespace=ns, field_manager=FIELD_MANAGER)
+        exec_spec, cluster = _exec_of(loaded.config, context)
+        if exec_spec is not None:
+            try:
+                # lightkube runs exec plugins of v1beta1 only, without expiry: ours replaces it.
+                http_client(client).auth = ExecCredentials(exec_spec, cluster)
+            except CredentialError as err:
+                raise PluginError(str(err)) from err
+        return cls(client, ns)
 
     def _refused(self, name: str, err: ApiError) -> PluginError:
         """What to tell of an API error about one plan: a missing plan by name, else kubectl's wording."""

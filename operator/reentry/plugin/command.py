@@ -20,6 +20,7 @@ from reentry.engine.timeutil import format_time
 from reentry.model import PAUSED_ANNOTATION, StartPolicy, parse_duration
 from reentry.plugin import controls, render
 from reentry.plugin.api import Api, PluginError
+from reentry.plugin.credentials import CredentialError
 
 # While waiting with a deadline, how often the deadline is looked at when nothing changes.
 _TICK_SECONDS = 0.5
@@ -169,7 +170,8 @@ def _override(api: Api, args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     """``kubectl reentry`` and its subcommands."""
     common = _Parser(add_help=False)
-    common.add_argument("--kubeconfig", help="path to the kubeconfig (default: KUBECONFIG, then ~/.kube/config)")
+    common.add_argument("--kubeconfig", help="path to the kubeconfig (default: the files of KUBECONFIG, merged as "
+                        "kubectl merges them, then ~/.kube/config)")
     common.add_argument("--context", help="the kubeconfig context to use (default: the current one)")
     common.add_argument("-n", "--namespace", help="the plan's namespace (default: the context's)")
 
@@ -226,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         api = Api.connect(args.kubeconfig, args.context, args.namespace)
         result: int = args.func(api, args)
-    except (PluginError, controls.ControlError) as err:
+    except (PluginError, controls.ControlError, CredentialError) as err:
         print(f"kubectl reentry {args.command}: {err}", file=sys.stderr)
         return render.EXIT_ERROR
     except httpx.HTTPError as err:  # unreachable server, or an answer that is not a Kubernetes Status
