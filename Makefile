@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed
 # Debian packages are installed as root, or through sudo for a user.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install system-deps build demo test lint typecheck unit e2e bench crds docs sandbox-up sandbox-down clean
+.PHONY: help install system-deps image-deps image build demo test lint typecheck unit e2e bench crds docs sandbox-up sandbox-down clean
 
 help:
 	@echo "make demo   - a whole failback drill on the local sandbox"
-	@echo "make test   - lint, type checks, unit tests, e2e tests on a real API server"
+	@echo "make test   - lint, type checks, unit tests, e2e tests on a real API server (the image's included)"
+	@echo "make image  - the operator image from the Dockerfile, without a Docker engine (buildah)"
 	@echo "make crds   - regenerate crds/ (and the chart's copy) from the pydantic models"
 	@echo "make docs   - regenerate docs/api.md from the pydantic models"
 
@@ -23,6 +24,17 @@ system-deps:
 	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || { \
 	  echo "make: installing Debian's prometheus (the e2e tests start a real one)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
+
+# Debian's tools to build and run the image without a Docker engine: buildah (chroot isolation),
+# podman with runc, mmdebstrap for a base made locally (no registry is needed). Each only when missing.
+image-deps:
+	@for tool in buildah podman runc mmdebstrap; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then echo "make: installing Debian's$$missing (make image)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends$$missing; fi
+
+# The operator image (localhost/reentry:dev) and dist/reentry-image.tar; see image/build.sh.
+image: image-deps
+	image/build.sh
 
 $(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
@@ -49,12 +61,12 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
-e2e: system-deps build
+e2e: system-deps build image
 	$(BIN)/pytest tests/e2e -q
 
 # One pytest run over unit then e2e tests, so its closing line counts every test.
 # pytest exits 5 when it collects nothing; this project always has tests, so that is a failure.
-test: system-deps lint typecheck build
+test: system-deps lint typecheck build image
 	@$(BIN)/pytest tests/unit tests/e2e -q --durations=5; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 

@@ -159,7 +159,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true")
     run.add_argument("--debug", action="store_true")
     run.add_argument("--liveness", default=None, help="e.g. http://0.0.0.0:8080/healthz")
-    run.add_argument("--metrics-port", type=int, default=9090, help="serve Prometheus /metrics here; 0 disables it")
+    # metrics.DEFAULT_PORT, written out so the command line starts without importing the metrics (a unit test
+    # keeps the two equal).
+    run.add_argument("--metrics-port", type=int, default=8383, help="serve Prometheus /metrics here (8383: not "
+                     "Prometheus' own 9090); 0 disables it")
     run.add_argument("--metrics-address", default="0.0.0.0", help="the address /metrics listens on")
     run.set_defaults(func=_run)
 

@@ -35,7 +35,10 @@ from reentry.engine.timeutil import parse_time
 from reentry.model import Outcome, Phase, RecoveryPlanStatus, StageState
 
 #: Where `reentry run` serves /metrics unless ``--metrics-port`` says otherwise (0 disables it).
-DEFAULT_PORT = 9090
+#: Not 9090: that is Prometheus' own port, so on a laptop running Prometheus the operator could not
+#: start. 8383 is not the default of Prometheus (9090), Pushgateway (9091), Alertmanager (9093),
+#: node_exporter (9100), Grafana (3000), kopf's or controller-runtime's probes (8080, 8081).
+DEFAULT_PORT = 8383
 
 PLAN_LABELS = ("namespace", "plan")
 # Stage waits run from seconds (a drill) to hours (a real failback).

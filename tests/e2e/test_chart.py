@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -149,17 +149,27 @@ def healthy(port: int) -> bool:
         return False
 
 
+#: How the operator is started: its arguments and the kubeconfig -> the command line.
+Launcher = Callable[[list[str], Path], list[str]]
+
+
+def from_source(args: list[str], kubeconfig: Path) -> list[str]:
+    """`reentry ARGS` from this checkout (KUBECONFIG is set in the environment)."""
+    return [sys.executable, "-m", "reentry.cli", *args]
+
+
 @contextlib.contextmanager
-def operator_as(cluster: Cluster, docs: list[dict[str, Any]], kubeconfig: Path,
-                log: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def operator_as(cluster: Cluster, docs: list[dict[str, Any]], kubeconfig: Path, log: Path,
+                launch: Launcher = from_source) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """`reentry <the Deployment's args>` under the token's identity, up and live; stopped on exit.
 
-    Yields the process and its liveness port.
+    Yields the process and its liveness port. ``launch`` makes the command (the image's test runs it
+    in a container).
     """
     health, metrics = free_port(), free_port()
     env = {**cluster.env(), "KUBECONFIG": str(kubeconfig)}
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", *operator_args(docs, health, metrics)],
+        proc = subprocess.Popen(launch(operator_args(docs, health, metrics), kubeconfig),
                                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         wait_for("the operator's liveness endpoint", lambda: healthy(health) or proc.poll() is not None, timeout=60)

@@ -249,7 +249,7 @@ def test_labels_never_name_pods(clock):
 
 def test_the_run_command_serves_metrics_on_the_default_port():
     args = cli.parser().parse_args(["run"])
-    assert args.metrics_port == metrics.DEFAULT_PORT == 9090
+    assert args.metrics_port == metrics.DEFAULT_PORT == 8383
     assert cli.parser().parse_args(["run", "--metrics-port", "0"]).metrics_port == 0
 
 
