@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from reentry import actions, cache, checks, model, targets
-from reentry.engine import controls, preflight, schedule, selectors
+from reentry.engine import controls, preflight, protection, schedule, selectors
 from reentry.engine.observations import ActionProgress, CheckResult, Event, Observations, SetWeight, TargetObservation
 from reentry.engine.reconcile import Decision, evaluate, invalid, ramp_under_way, running_actions, wanted_checks
 from reentry.engine.validation import all_actions
@@ -297,21 +297,6 @@ def _progress_may_wait(memory: PlanMemory, status: model.RecoveryPlanStatus, dec
     return True
 
 
-def safe_weight_on_delete(spec: model.RecoveryPlanSpec, status: model.RecoveryPlanStatus | None) -> int | None:
-    """The weight the targets return to when a plan is deleted, or None to leave them as they are.
-
-    A restored plan's traffic stays where the ramp put it; a plan deleted mid-ramp (or aborted on
-    the way back) returns its targets to weight 0, the fallback, unless ``safeState: KeepCurrent``.
-    """
-    if spec.mode == model.Mode.DRY_RUN or not spec.traffic.targets or status is None or status.traffic is None:
-        return None
-    if status.phase == model.Phase.RESTORED or status.traffic.state is None:
-        return None
-    if spec.traffic.safeState == model.SafeState.KEEP_CURRENT or status.traffic.weight == 0:
-        return None
-    return 0
-
-
 async def release_on_delete(kube: Kube, body: Mapping[str, Any], objects: Objects | None = None) -> int:
     """A deleted plan governs nothing: its targets go to their safe state, every gated pod it selects is let in.
 
@@ -326,7 +311,7 @@ async def release_on_delete(kube: Kube, body: Mapping[str, Any], objects: Object
     if spec.mode == model.Mode.DRY_RUN:
         return 0
     namespace = raw["metadata"]["namespace"]
-    weight = safe_weight_on_delete(spec, status)
+    weight = protection.safe_weight_on_delete(spec, status)
     if weight is not None and objects is not None:
         for target in spec.traffic.targets:
             await targets.apply(objects, namespace, target, weight)

@@ -10,12 +10,15 @@ import contextlib
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import kopf
+from pydantic import ValidationError
 
 from reentry import cache, controller, metrics, model
+from reentry.engine import protection
 from reentry.kube import Kube, operator_client
+from reentry.loops import LivePlan, PlanLoops
 from reentry.objects import Objects
 from reentry.throttle import DEFAULT_BURST, DEFAULT_QPS
 from reentry.wakeups import Interest, Wakeups, plan_selectors
@@ -30,6 +33,8 @@ QPS, BURST = DEFAULT_QPS, DEFAULT_BURST
 ERROR_DELAY, MAX_ERROR_DELAY = 0.5, 60.0
 #: How long to wait for the watch to deliver our own status write before evaluating again.
 FRESHNESS_TIMEOUT = 2.0
+#: How long the plans' loops get to end when the operator stops.
+LOOP_STOP_TIMEOUT = 10.0
 
 
 @kopf.on.startup()
@@ -37,10 +42,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     """Keep kopf's bookkeeping in annotations, so the status schema stays strict; open the client."""
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=model.GROUP)
     settings.persistence.diffbase_storage = PlanDiffBase(prefix=model.GROUP)
+    settings.persistence.finalizer = model.FINALIZER
     settings.posting.level = logging.INFO
     logging.getLogger("kopf.objects").addFilter(_quiet_watch_handlers)
     client = operator_client(QPS, BURST)
-    memo.kube, memo.objects, memo.wakeups = Kube(client), Objects(client), Wakeups()
+    memo.kube, memo.objects, memo.wakeups, memo.loops = Kube(client), Objects(client), Wakeups(), PlanLoops()
 
 
 #: The handlers that only note a change for the plans' loops: their every success is not news.
@@ -123,24 +129,38 @@ async def service_changed(namespace: str | None, name: str, memo: Any, **_: Any)
 
 
 @kopf.on.event(model.GROUP, model.VERSION, model.PLURAL)
-async def plan_changed(namespace: str | None, name: str, meta: kopf.Meta, memo: Any, **_: Any) -> None:
+async def plan_changed(event: kopf.RawEvent, namespace: str | None, name: str, meta: kopf.Meta, memo: Any,
+                       **indexes: Any) -> None:
+    """Start the plan's loop, or hand it the newest version; stop it when the plan goes."""
+    key = (namespace or "", name)
+    if event["type"] == "DELETED" or meta.get("deletionTimestamp"):
+        memo.loops.gone(key)
+        if event["type"] == "DELETED":
+            metrics.forget(*key)
+        return
+    memo.loops.seen(key, event["object"], lambda live: reconcile(key, live, memo, indexes))
     said = (meta.get("generation"), tuple(sorted((k, v) for k, v in meta.annotations.items()
                                                  if k.startswith(f"{model.GROUP}/"))))
-    memo.wakeups.plan_changed((namespace or "", name), said)
+    memo.wakeups.plan_changed(key, said)
+
+
+@kopf.on.cleanup()
+async def stop_loops(memo: kopf.Memo, **_: Any) -> None:
+    await memo.loops.stop(LOOP_STOP_TIMEOUT)
 
 
 # ---- one loop per plan ----------------------------------------------------------------------------
 
 
-@kopf.daemon(model.GROUP, model.VERSION, model.PLURAL, id="reconcile", cancellation_timeout=10)
-async def reconcile(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **indexes: Any) -> None:
+async def reconcile(key: tuple[str, str], live: LivePlan, memo: Any, indexes: dict[str, Any]) -> None:
     """One loop per plan: evaluate, post the Events, sleep until a change it reads or its next deadline.
 
-    ``body`` is kopf's live view of the plan. After writing the status, the loop waits until the
-    watch has delivered that write, so an evaluation never starts from a status older than its own.
-    ``indexes`` are the caches above, which kopf passes to every handler by name.
+    ``live`` holds the newest version of the plan the watch delivered (see ``reentry.loops``). After
+    writing the status, the loop waits until the watch has delivered that write, so an evaluation
+    never starts from a status older than its own. ``indexes`` are the caches above, which kopf
+    passes to every handler by name.
     """
-    key = (body.metadata.namespace or "", body.metadata.name or "")
+    logger = logging.getLogger("reentry.plan")
     view = cache.View(indexes["reentry_pods"], indexes["reentry_slices"], indexes["reentry_services"],
                       indexes["reentry_plans"])
     wakeups: Wakeups = memo.wakeups
@@ -150,7 +170,8 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **ind
     try:
         while True:
             wake.clear()  # a change from here on wakes the next wait at once
-            wakeups.declare(key, Interest.of(body.spec))
+            body = live.body
+            wakeups.declare(key, Interest.of(body.get("spec") or {}))
             started = datetime.now(UTC)
             try:
                 with metrics.METRICS.reconciling(*key):
@@ -159,17 +180,17 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **ind
             except Exception:
                 failures += 1
                 delay = min(MAX_ERROR_DELAY, ERROR_DELAY * 2 ** (failures - 1))
-                logger.exception("evaluation failed; retrying in %.1f s", delay)
+                logger.exception("plan %s/%s: evaluation failed; retrying in %.1f s", *key, delay)
                 await asyncio.sleep(delay)
                 continue
             failures = 0
             metrics.record(*key, before, decision)
             for event in decision.events:
-                kopf.event(body, type="Warning" if event.warning else "Normal", reason=event.reason,
-                           message=event.message)
+                kopf.event(kopf.Body(cast(kopf.RawBody, body)), type="Warning" if event.warning else "Normal",
+                           reason=event.reason, message=event.message)
             hurried = hurried + 1 if decision.status != before else 0
             if hurried:
-                await _until_delivered(body, memory.written)
+                await _until_delivered(live, memory.written)
             delay = controller.next_wake(decision.status, memory, started, RESYNC_INTERVAL, hurried)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=delay)
@@ -178,15 +199,15 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **ind
         memo.objects.unfollow(key)
 
 
-async def _until_delivered(body: kopf.Body, written: str | None) -> None:
-    """Wait (a bounded time) until kopf's live ``body`` is at least the version our write produced.
+async def _until_delivered(live: LivePlan, written: str | None) -> None:
+    """Wait (a bounded time) until the ``live`` plan is at least the version our write produced.
 
     The version must be reached, not merely changed: another write to the plan (kopf's finalizer, a
     person's annotation) arriving first would otherwise let the next evaluation start from the
     status before ours, and repeat what it had just done.
     """
     deadline = time.monotonic() + FRESHNESS_TIMEOUT
-    while not _at_least(body.metadata.get("resourceVersion"), written) and time.monotonic() < deadline:
+    while not _at_least(live.resource_version, written) and time.monotonic() < deadline:
         await asyncio.sleep(0.005)
 
 
@@ -200,9 +221,18 @@ def _at_least(seen: str | None, written: str | None) -> bool:
     return seen == written
 
 
-@kopf.on.delete(model.GROUP, model.VERSION, model.PLURAL, id="release-on-delete")
+def protecting(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
+    """While this is true kopf keeps its finalizer on the plan (``reentry.engine.protection``)."""
+    try:
+        plan = model.RecoveryPlanSpec.model_validate(dict(spec))
+        current = model.RecoveryPlanStatus.model_validate(dict(status)) if status else None
+    except ValidationError:
+        return False  # an invalid plan holds nothing a deletion could hand back
+    return protection.protects(plan, current)
+
+
+@kopf.on.delete(model.GROUP, model.VERSION, model.PLURAL, id="release-on-delete", when=protecting)
 async def release_on_delete(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """A deleted plan leaves no pod behind a closed gate and no traffic half-moved."""
     released = await controller.release_on_delete(memo.kube, body, memo.objects)
     logger.info("plan deleted: released %d held pod(s) it selected", released)
-    metrics.forget(body.metadata.namespace or "", body.metadata.name or "")

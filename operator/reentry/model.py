@@ -30,6 +30,8 @@ PAUSED_ANNOTATION = "reentry.dev/paused"
 RESUME_ANNOTATION = "reentry.dev/resume"
 ABORT_ANNOTATION = "reentry.dev/abort"
 APPROVE_ANNOTATION = "reentry.dev/approve"
+#: The finalizer a plan carries while deleting it must hand something back (``engine/protection.py``).
+FINALIZER = "reentry.dev/release-on-delete"
 
 #: How often a check is probed unless it says otherwise: Kubernetes' own default period for probes.
 PROBE_INTERVAL = "10s"

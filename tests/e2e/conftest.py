@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
-from lightkube import Client
+from lightkube import ApiError, Client
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
@@ -163,7 +163,11 @@ def _fresh_namespace(cluster: Cluster, request: pytest.FixtureRequest, prefix: s
     name = f"{prefix}{base}-{uuid.uuid4().hex[:5]}"
     cluster.client.create(Namespace(metadata=ObjectMeta(name=name)))
     yield name
-    cluster.client.delete(Namespace, name)
+    try:
+        cluster.client.delete(Namespace, name)
+    except ApiError as err:
+        if err.status.code != 404:  # a test may have deleted it itself
+            raise
 
 
 @pytest.fixture

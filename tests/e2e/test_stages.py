@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from lightkube import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import ConfigMap
+from lightkube.resources.core_v1 import ConfigMap, Namespace
 from lightkube.types import PatchType
 
-from tests.e2e.conftest import Cluster, Operator, apply_docs
+from reentry.kube import RecoveryPlanResource
+from reentry.model import FINALIZER
+from tests.e2e.conftest import Cluster, Operator, apply_docs, start_operator, stop_operator, wait_for
 from tests.e2e.story import (
     by_name,
     events,
@@ -215,5 +218,34 @@ def test_deleting_a_plan_hands_its_pods_back(cluster: Cluster, operator: Operato
     apply_docs(cluster, namespace, [plan])
     wait_phase(cluster, namespace, PLAN, "Armed")
     assert released_count(cluster, namespace) == 0
+    # An Armed plan holds its pods: it carries the finalizer, so the operator sees its deletion
+    held = cluster.client.get(RecoveryPlanResource, PLAN, namespace=namespace)
+    assert held.metadata.finalizers == [FINALIZER]
     cluster.kubectl("delete", "rplan", PLAN, "--wait=true", "--timeout=60s", namespace=namespace)
     assert released_count(cluster, namespace) == 2
+
+
+def test_a_restored_plan_carries_no_finalizer_so_its_namespace_goes_without_the_operator(
+        cluster: Cluster, solo_namespace: str, tmp_path: Path):
+    # Given a plan its own operator ran to Restored
+    given_running_pods(cluster, solo_namespace, gated_service("auth", 1), 1)
+    operator = start_operator(cluster, tmp_path / "operator.log", namespace=solo_namespace)
+    try:
+        apply_docs(cluster, solo_namespace, [recovery_plan(PLAN, [service_entry("auth")])])
+        wait_phase(cluster, solo_namespace, PLAN, "Restored")
+        wait_for("the Restored plan's finalizer to go", lambda: not cluster.client.get(
+            RecoveryPlanResource, PLAN, namespace=solo_namespace).metadata.finalizers)
+    finally:
+        stop_operator(operator)
+    # When its namespace is deleted while no operator runs
+    cluster.client.delete(Namespace, solo_namespace)
+
+    # Then the namespace goes, the plan with it (it used to hang on the plan's finalizer)
+    def gone() -> bool:
+        try:
+            cluster.client.get(Namespace, solo_namespace)
+        except ApiError as err:
+            return err.status.code == 404
+        return False
+
+    wait_for(f"namespace {solo_namespace} to be deleted", gone, timeout=90)

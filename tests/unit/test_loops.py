@@ -1,0 +1,60 @@
+"""One loop per plan: started by its first event, fed its newest version, stopped when it goes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from reentry.loops import LivePlan, PlanLoops
+
+
+def body(version: str) -> dict:
+    return {"metadata": {"name": "p", "namespace": "ns", "resourceVersion": version}}
+
+
+def test_a_plan_gets_one_loop_that_reads_its_newest_version_and_stops_when_it_goes():
+    async def scenario() -> None:
+        loops, seen, started = PlanLoops(), [], []
+
+        async def loop(live: LivePlan) -> None:
+            started.append(live)
+            while True:
+                seen.append(live.resource_version)
+                await asyncio.sleep(0.01)
+
+        assert loops.seen(("ns", "p"), body("1"), loop)
+        assert not loops.seen(("ns", "p"), body("2"), loop)  # the same loop, the newer version
+        await asyncio.sleep(0.05)
+        assert len(started) == 1 and seen[-1] == "2" and loops.running() == [("ns", "p")]
+        loops.gone(("ns", "p"))
+        await asyncio.sleep(0)
+        assert loops.running() == []
+        await loops.stop(1.0)
+
+    asyncio.run(scenario())
+
+
+def test_a_loop_that_crashed_is_started_again_by_the_next_event_and_stop_ends_them_all(caplog):
+    async def scenario() -> None:
+        loops, runs = PlanLoops(), []
+
+        async def crashing(live: LivePlan) -> None:
+            runs.append(live.resource_version)
+            raise RuntimeError("a bug")
+
+        loops.seen(("ns", "p"), body("1"), crashing)
+        await asyncio.sleep(0.01)
+        assert loops.running() == []
+        assert loops.seen(("ns", "p"), body("2"), crashing)
+        await asyncio.sleep(0.01)
+        assert runs == ["1", "2"]
+
+        async def forever(live: LivePlan) -> None:
+            await asyncio.Event().wait()
+
+        loops.seen(("ns", "a"), body("1"), forever)
+        loops.seen(("ns", "b"), body("1"), forever)
+        await loops.stop(1.0)
+        assert loops.running() == []
+
+    asyncio.run(scenario())
+    assert "the loop of plan ns/p ended: RuntimeError('a bug')" in caplog.text
