@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -27,6 +28,10 @@ from reentry.wakeups import Interest, Wakeups, plan_selectors
 #: a safety net (a missed watch event, an object read by asking), not the engine's clock.
 #: ``reentry run --resync`` sets it.
 RESYNC_INTERVAL = 300.0
+#: Each wait draws its resync from the last fifth below the interval: plans created together
+#: (a GitOps sync of 200 of them) would otherwise all re-evaluate in the same second, every time,
+#: and hold up a ramp's step behind them (measured: docs/benchmarks-rest.md).
+RESYNC_JITTER = 0.2
 #: The operator's client-side rate limit (``reentry run --qps/--burst``; see ``reentry.throttle``).
 QPS, BURST = DEFAULT_QPS, DEFAULT_BURST
 #: After failed evaluations (API server unreachable, a bug), wait 0.5 s, 1 s, 2 s, ... up to a minute.
@@ -191,7 +196,8 @@ async def reconcile(key: tuple[str, str], live: LivePlan, memo: Any, indexes: di
             hurried = hurried + 1 if decision.status != before else 0
             if hurried:
                 await _until_delivered(live, memory.written)
-            delay = controller.next_wake(decision.status, memory, started, RESYNC_INTERVAL, hurried)
+            resync = RESYNC_INTERVAL * (1 - RESYNC_JITTER * random.random())
+            delay = controller.next_wake(decision.status, memory, started, resync, hurried)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=delay)
     finally:
