@@ -285,13 +285,15 @@ async def tick_profile(client: AsyncClient, body: dict[str, Any], repetitions: i
     async def read(work: Any) -> Any:
         return work
 
+    memory = controller.PlanMemory(key=(ns, f"profile-{name}"))
     for _ in range(repetitions):
         pods = await timed("pods", read(view.namespace_pods(ns)))
         await timed("service", read(view.observe_service(ns, spec.services[0], pods)))
         await timed("targets", asyncio.gather(*(targets.observe(objects, ns, t, status.traffic.weight)
                                                 for t in spec.traffic.targets)))
         observed = await timed("observe", controller.observe(kube, objects, view, ns, name, meta.get("uid", ""),
-                                                             spec, status, meta))
+                                                             spec, status, meta, memory))
+        memory.probed.clear()  # every repetition probes as the first evaluation after a restart would
         start = time.perf_counter()
         _, parsed = controller.parse(body)
         decision = evaluate(model.RecoveryPlanSpec.model_validate(raw["spec"]), meta.get("generation"), parsed,
@@ -299,6 +301,7 @@ async def tick_profile(client: AsyncClient, body: dict[str, Any], repetitions: i
         times["decide"].append(time.perf_counter() - start)
         if not decision.weights:
             raise AssertionError(f"{name}: the profiled decision wrote no weight (it should start the next step)")
+    objects.unfollow(memory.key)  # the targets' watches this process opened, as the operator's loop would
     return times
 
 

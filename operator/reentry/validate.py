@@ -13,6 +13,7 @@ managed elsewhere. ``strict`` makes those errors too.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -48,7 +49,13 @@ class Finding:
         where = f"{self.plan}: " if self.plan else ""
         at = f"{self.field}: " if self.field else ""
         kind = "warning: " if self.severity == WARNING else ""
-        return f"{self.file}:{self.line}: {kind}{where}{at}{self.message}"
+        return printable(f"{self.file}:{self.line}: {kind}{where}{at}{self.message}")
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable escaped (``\\n``, ``\\x1b``...): a name read
+    from a file can hold a newline, and must not forge another line of the report or a terminal escape."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @dataclass
@@ -110,23 +117,81 @@ def _field_path(loc: Loc) -> str:
 # ---- reading YAML with line numbers ------------------------------------------------------------
 
 
-def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
-    """Record the line of ``node`` at ``loc`` and of everything below it."""
-    lines.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                # A mapping entry is reported at its key: that is where a person looks.
-                lines[(*loc, key.value)] = key.start_mark.line + 1
-                _index_lines(value, (*loc, key.value), lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _index_lines(item, (*loc, i), lines)
+#: How deep a document may nest (a plan with a Job's pod template is about 15 levels deep).
+MAX_DEPTH = 100
+#: How many values a document may hold once its YAML aliases are expanded: a few aliases can
+#: otherwise stand for billions of values (an "alias bomb") and take the process down.
+MAX_VALUES = 250_000
+
+
+class TooBig(ValueError):
+    """A document beyond :data:`MAX_DEPTH` or :data:`MAX_VALUES`, with the line where it went over."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def check_size(text: str) -> None:
+    """Raise :class:`TooBig` for a document nested too deep or expanding to too many values.
+
+    Reads the event stream, which PyYAML produces without recursion, before anything builds the
+    documents (which recurses, and expands aliases): each alias counts as all the values of its anchor.
+    """
+    depth = values = 0
+    sizes: dict[str, int] = {}
+    open_anchors: list[tuple[str | None, int]] = []
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 1
+        if isinstance(event, yaml.DocumentStartEvent):
+            values, sizes = 0, {}
+        elif isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            values += 1
+            open_anchors.append((event.anchor, values))
+            if depth > MAX_DEPTH:
+                raise TooBig(line, f"nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+            anchor, start = open_anchors.pop()
+            if anchor is not None:
+                sizes[anchor] = values - start + 1
+        elif isinstance(event, yaml.ScalarEvent):
+            values += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.AliasEvent):
+            values += sizes.get(event.anchor or "", 1)
+        if values > MAX_VALUES:
+            raise TooBig(line, f"more than {MAX_VALUES:,} values once its aliases are expanded "
+                               "(an alias bomb?); the API server would refuse it too")
+
+
+def _index_lines(root: yaml.Node, lines: dict[Loc, int]) -> None:
+    """Record the line of every field of the document, by path (without recursion)."""
+    stack: list[tuple[yaml.Node, Loc]] = [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        lines.setdefault(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    # A mapping entry is reported at its key: that is where a person looks.
+                    lines[(*loc, key.value)] = key.start_mark.line + 1
+                    stack.append((value, (*loc, key.value)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*loc, i)) for i, item in enumerate(node.value))
 
 
 def read_documents(name: str, text: str) -> tuple[list[Document], list[Finding]]:
     """The non-empty documents of one YAML stream, or the parse error at its line."""
     docs: list[Document] = []
+    try:
+        check_size(text)
+    except TooBig as err:
+        return docs, [Finding(name, err.line, ERROR, f"YAML: {err}")]
+    except yaml.YAMLError:
+        pass  # reported below, where the documents before the error are kept
     loader = yaml.SafeLoader(text)
     try:
         while loader.check_node():
@@ -134,7 +199,7 @@ def read_documents(name: str, text: str) -> tuple[list[Document], list[Finding]]
             if node is None:
                 continue
             lines: dict[Loc, int] = {}
-            _index_lines(node, (), lines)
+            _index_lines(node, lines)
             data = loader.construct_document(node)
             if data is not None:
                 docs.append(Document(name, data, lines))
@@ -294,9 +359,19 @@ class _PlanCheck:
 
     def __init__(self, doc: Document, loc: Loc, obj: dict[str, Any]) -> None:
         self.doc, self.loc, self.obj = doc, loc, obj
-        self.name = str((obj.get("metadata") or {}).get("name") or "<unnamed>")
-        self.namespace = (obj.get("metadata") or {}).get("namespace")
         self.findings: list[Finding] = []
+        meta = obj.get("metadata")
+        name = meta.get("name") if isinstance(meta, dict) else None
+        namespace = meta.get("namespace") if isinstance(meta, dict) else None
+        self.name = name if isinstance(name, str) and name else "<unnamed>"
+        self.namespace = namespace if isinstance(namespace, str) else None
+        if meta is not None and not isinstance(meta, dict):
+            self.add(("metadata",), f"metadata must be a mapping, not a {_yaml_type(meta)}", top=True)
+        elif name is not None and not isinstance(name, str):
+            self.add(("metadata", "name"), f"metadata.name must be a string, not a {_yaml_type(name)}", top=True)
+        if namespace is not None and not isinstance(namespace, str):
+            self.add(("metadata", "namespace"), f"metadata.namespace must be a string, not a {_yaml_type(namespace)}",
+                     top=True)
 
     def add(self, spec_loc: Loc, message: str, severity: str = ERROR, top: bool = False) -> None:
         """A finding at ``spec.<spec_loc>`` (or at the object's own ``spec_loc`` when ``top``)."""
@@ -308,10 +383,16 @@ class _PlanCheck:
         if self.obj.get("apiVersion") != model.API_VERSION:
             self.add(("apiVersion",), f"apiVersion {self.obj.get('apiVersion')!r} is not {model.API_VERSION}",
                      top=True)
-        if self.name == "<unnamed>":
+        if self.name == "<unnamed>" and not any(f.field and f.field.startswith("metadata") for f in self.findings):
             self.add(("metadata",), "metadata.name is missing", top=True)
+        spec = self.obj.get("spec")
+        for loc in _not_finite(spec, ()):
+            self.add(loc, "not a number the API server accepts (.nan and .inf have no JSON form)")
         try:
-            return model.RecoveryPlanSpec.model_validate(self.obj.get("spec") or {})
+            # As the API server sees it: JSON, and as strict about types as the CRD's schema ("2" is
+            # not a number, "true" not a boolean), where Python would coerce them.
+            text = json.dumps(spec or {}, default=str, allow_nan=True)
+            return model.RecoveryPlanSpec.model_validate_json(text, strict=True)
         except ValidationError as err:
             for problem in err.errors():
                 self.add(tuple(problem["loc"]), problem["msg"].removeprefix("Value error, "))
@@ -388,13 +469,46 @@ class _PlanCheck:
         return self.findings
 
 
+def _yaml_type(value: Any) -> str:
+    return {dict: "mapping", list: "list", str: "string", bool: "boolean", int: "number",
+            float: "number"}.get(type(value), type(value).__name__)
+
+
+def _not_finite(value: Any, loc: Loc) -> Iterator[Loc]:
+    """Where ``value`` holds .nan or .inf (without recursion)."""
+    stack = [(value, loc)]
+    while stack:
+        current, at = stack.pop()
+        if isinstance(current, float) and not math.isfinite(current):
+            yield at
+        elif isinstance(current, dict):
+            stack.extend((v, (*at, k)) for k, v in current.items() if isinstance(k, str | int))
+        elif isinstance(current, list):
+            stack.extend((v, (*at, i)) for i, v in enumerate(current))
+
+
 # ---- the bundle ------------------------------------------------------------------------------
+
+
+class NotText(ValueError):
+    """A file that is not UTF-8 text, with the line of the first byte that is not."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 def _read(name: str) -> str:
     if name == STDIN:
-        return sys.stdin.read()
-    return Path(name).read_text()
+        stream = getattr(sys.stdin, "buffer", None)  # a text stream without one: already decoded
+        data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+    else:
+        data = Path(name).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise NotText(line, f"not UTF-8 text: byte 0x{data[err.start]:02x} at offset {err.start}") from err
 
 
 def validate_bundle(arguments: Iterable[str], strict: bool = False) -> Report:
@@ -408,6 +522,9 @@ def validate_bundle(arguments: Iterable[str], strict: bool = False) -> Report:
         except OSError as err:
             report.findings.append(Finding(name, 1, ERROR, f"cannot read: {err.strerror or err}"))
             continue
+        except NotText as err:
+            report.findings.append(Finding(name, err.line, ERROR, str(err)))
+            continue
         found, problems = read_documents(name, text)
         docs += found
         report.findings += problems
@@ -416,12 +533,20 @@ def validate_bundle(arguments: Iterable[str], strict: bool = False) -> Report:
     for doc in docs:
         for loc, obj in _objects(doc):
             meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
-            if isinstance(obj.get("kind"), str) and meta.get("name"):
-                bundle.add(ObjectKey(obj["kind"], str(meta["name"]), meta.get("namespace")))
+            namespace = meta.get("namespace")
+            if isinstance(obj.get("kind"), str) and isinstance(meta.get("name"), str) and meta["name"] \
+                    and (namespace is None or isinstance(namespace, str)):
+                bundle.add(ObjectKey(obj["kind"], meta["name"], namespace))
             if obj.get("kind") == model.KIND:
                 plans.append((doc, loc, obj))
     for doc, loc, obj in plans:
-        report.findings += _PlanCheck(doc, loc, obj).run(bundle, strict)
+        check = _PlanCheck(doc, loc, obj)
+        try:
+            report.findings += check.run(bundle, strict)
+        except Exception as err:  # a bug here: one finding at the plan, never a traceback
+            report.findings += [*check.findings, Finding(doc.file, doc.line(loc), ERROR, f"reentry validate could "
+                                                         f"not check this plan ({type(err).__name__}); please report "
+                                                         "it", check.name)]
     report.plans = len(plans)
     order = {name: i for i, name in enumerate(report.files)}
     report.findings.sort(key=lambda f: (order.get(f.file, len(order)), f.line))
