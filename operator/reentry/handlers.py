@@ -53,7 +53,6 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     logging.getLogger("kopf.objects").addFilter(_quiet_watch_handlers)
     client = operator_client(QPS, BURST)
     memo.kube, memo.objects, memo.wakeups, memo.loops = Kube(client), Objects(client), Wakeups(), PlanLoops()
-    memo.caches_frozen = False
     # What is loaded by now (kopf, pydantic, lightkube and their models: most of the heap) lives as
     # long as the process. Out of the collector's sight, a full collection scans only what came
     # since: those collections used to take ~45 ms, and one falling on a traffic step delayed it
@@ -145,10 +144,6 @@ async def plan_changed(event: kopf.RawEvent, namespace: str | None, name: str, m
                        **indexes: Any) -> None:
     """Start the plan's loop, or hand it the newest version; stop it when the plan goes."""
     key = (namespace or "", name)
-    if not memo.caches_frozen:
-        # kopf runs handlers once every index is listed: the caches are full, and as long-lived.
-        gc.freeze()
-        memo.caches_frozen = True
     if event["type"] == "DELETED" or meta.get("deletionTimestamp"):
         memo.loops.gone(key)
         if event["type"] == "DELETED":
