@@ -325,6 +325,8 @@ def rest_markdown(m: Machine, samples: Sequence[RestSample], alone: TrafficResul
         "The other benchmarks are in [benchmarks.md](benchmarks.md).", "",
         *_machine_rows(m), "",
         *rest_table(samples), "",
+        "A negative count by verb means the stopped window's rate, scaled to the running window, was the higher: "
+        "the other clients' noise (the controller manager, the simulated kubelet), not the operator's.", "",
         *([f"The window ({window:.0f} s) is shorter than the resync (300 s), so it may hold no resync: "
            "the figures leave out the safety net's reads (an Armed plan reads the objects its plan names, one GET "
            "each, at every resync).", ""] if window < 300 else
