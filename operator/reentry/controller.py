@@ -266,8 +266,11 @@ async def reconcile(kube: Kube, objects: Objects, view: cache.View, body: Mappin
         decision = evaluate(spec, generation, status, observed, now or datetime.now(UTC))
 
     if decision.status != status:
-        if status is not None and _progress_may_wait(memory, status, decision, datetime.now(UTC)):
-            decision = dataclasses.replace(decision, status=status)  # written with a later evaluation
+        if status is not None and memory.written_at is not None and \
+                _progress_may_wait(memory.written_at, status, decision, datetime.now(UTC)):
+            # Written by a later evaluation: the loop wakes when the interval since the last write ends.
+            memory.progress_due = memory.written_at + schedule.PROGRESS_INTERVAL
+            decision = dataclasses.replace(decision, status=status)
         else:
             memory.written = await kube.write_status(namespace, name, decision.status)
             memory.written_at, memory.progress_due = datetime.now(UTC), None
@@ -280,21 +283,14 @@ async def reconcile(kube: Kube, objects: Objects, view: cache.View, body: Mappin
     return decision
 
 
-def _progress_may_wait(memory: PlanMemory, status: model.RecoveryPlanStatus, decision: Decision,
+def _progress_may_wait(written_at: datetime, status: model.RecoveryPlanStatus, decision: Decision,
                        now: datetime) -> bool:
     """Whether this status change may be left for a later evaluation: it only reports progress
-    (:func:`reentry.engine.schedule.progress_only`), nothing else was decided, and the latest write is
-    less than :data:`~reentry.engine.schedule.PROGRESS_INTERVAL` old. The loop is then woken when that
-    interval ends (``memory.progress_due``), so the change is written within it."""
-    if decision.actions or decision.events or decision.weights or memory.written_at is None:
+    (:func:`reentry.engine.schedule.progress_only`), nothing else was decided, and the latest write
+    (``written_at``) is less than :data:`~reentry.engine.schedule.PROGRESS_INTERVAL` old."""
+    if decision.actions or decision.events or decision.weights:
         return False
-    if not schedule.progress_only(status, decision.status):
-        return False
-    due = memory.written_at + schedule.PROGRESS_INTERVAL
-    if now >= due:
-        return False
-    memory.progress_due = due
-    return True
+    return now < written_at + schedule.PROGRESS_INTERVAL and schedule.progress_only(status, decision.status)
 
 
 async def release_on_delete(kube: Kube, body: Mapping[str, Any], objects: Objects | None = None) -> int:

@@ -120,7 +120,7 @@ async def reentry_plans(namespace: str | None, spec: kopf.Spec, **_: Any) -> dic
 
 @kopf.on.event("", "v1", "pods")
 async def pod_changed(event: kopf.RawEvent, namespace: str | None, name: str, body: kopf.Body, memo: Any,
-                **_: Any) -> None:
+                      **_: Any) -> None:
     pod = cache.pod_projection(body)
     deleted = event["type"] == "DELETED"
     memo.wakeups.pod_changed(namespace or "", name, None if deleted else pod.labels,

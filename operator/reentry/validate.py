@@ -124,8 +124,9 @@ MAX_DEPTH = 100
 MAX_VALUES = 250_000
 
 
-class TooBig(ValueError):
-    """A document beyond :data:`MAX_DEPTH` or :data:`MAX_VALUES`, with the line where it went over."""
+class Unreadable(ValueError):
+    """A file refused before its documents are built (not UTF-8, nested too deep, an alias bomb),
+    with the line where it went wrong."""
 
     def __init__(self, line: int, message: str) -> None:
         super().__init__(message)
@@ -133,7 +134,7 @@ class TooBig(ValueError):
 
 
 def check_size(text: str) -> None:
-    """Raise :class:`TooBig` for a document nested too deep or expanding to too many values.
+    """Raise :class:`Unreadable` for a document nested too deep or expanding to too many values.
 
     Reads the event stream, which PyYAML produces without recursion, before anything builds the
     documents (which recurses, and expands aliases): each alias counts as all the values of its anchor.
@@ -150,7 +151,7 @@ def check_size(text: str) -> None:
             values += 1
             open_anchors.append((event.anchor, values))
             if depth > MAX_DEPTH:
-                raise TooBig(line, f"nested deeper than {MAX_DEPTH} levels")
+                raise Unreadable(line, f"nested deeper than {MAX_DEPTH} levels")
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
             anchor, start = open_anchors.pop()
@@ -163,7 +164,7 @@ def check_size(text: str) -> None:
         elif isinstance(event, yaml.AliasEvent):
             values += sizes.get(event.anchor or "", 1)
         if values > MAX_VALUES:
-            raise TooBig(line, f"more than {MAX_VALUES:,} values once its aliases are expanded "
+            raise Unreadable(line, f"more than {MAX_VALUES:,} values once its aliases are expanded "
                                "(an alias bomb?); the API server would refuse it too")
 
 
@@ -188,7 +189,7 @@ def read_documents(name: str, text: str) -> tuple[list[Document], list[Finding]]
     docs: list[Document] = []
     try:
         check_size(text)
-    except TooBig as err:
+    except Unreadable as err:
         return docs, [Finding(name, err.line, ERROR, f"YAML: {err}")]
     except yaml.YAMLError:
         pass  # reported below, where the documents before the error are kept
@@ -490,14 +491,6 @@ def _not_finite(value: Any, loc: Loc) -> Iterator[Loc]:
 # ---- the bundle ------------------------------------------------------------------------------
 
 
-class NotText(ValueError):
-    """A file that is not UTF-8 text, with the line of the first byte that is not."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-
-
 def _read(name: str) -> str:
     if name == STDIN:
         stream = getattr(sys.stdin, "buffer", None)  # a text stream without one: already decoded
@@ -508,7 +501,7 @@ def _read(name: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        raise NotText(line, f"not UTF-8 text: byte 0x{data[err.start]:02x} at offset {err.start}") from err
+        raise Unreadable(line, f"not UTF-8 text: byte 0x{data[err.start]:02x} at offset {err.start}") from err
 
 
 def validate_bundle(arguments: Iterable[str], strict: bool = False) -> Report:
@@ -522,7 +515,7 @@ def validate_bundle(arguments: Iterable[str], strict: bool = False) -> Report:
         except OSError as err:
             report.findings.append(Finding(name, 1, ERROR, f"cannot read: {err.strerror or err}"))
             continue
-        except NotText as err:
+        except Unreadable as err:
             report.findings.append(Finding(name, err.line, ERROR, str(err)))
             continue
         found, problems = read_documents(name, text)
