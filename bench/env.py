@@ -7,9 +7,11 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -62,6 +64,18 @@ class OperatorProcess:
 
     process: subprocess.Popen[bytes]
     log: Path
+    metrics_port: int
+
+    def collections(self) -> Counter[str]:
+        """The operator's own garbage-collection figures (``reentry_gc_pause_seconds``): per generation,
+        ``<g>:count`` collections and ``<g>:sum`` seconds paused, since it started."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        figures: Counter[str] = Counter()
+        for match in re.finditer(r'^reentry_gc_pause_seconds_(count|sum)\{generation="(\d)"\} (\S+)$', text, re.M):
+            figures[f"{match[2]}:{match[1]}"] = float(match[3])  # type: ignore[assignment]
+        return figures
 
     def check_alive(self) -> None:
         """Raise, with the end of its log, if the operator has exited."""
@@ -79,15 +93,23 @@ def operator_process(box: cluster.Sandbox, log: Path) -> Iterator[OperatorProces
     """Start the operator, at its shipped defaults, against the sandbox; stop it (and only it, by its
     process group) on the way out."""
     env = {**os.environ, "KUBECONFIG": str(box.kubeconfig)}
+    port = _free_port()  # not the default 8383: it would collide with any other operator on the machine
     with log.open("ab") as out:
-        # No /metrics server: a fixed port would collide with any other operator on the machine.
-        proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", "run", "--all-namespaces", "--metrics-port", "0"],
+        proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", "run", "--all-namespaces",
+                                 "--metrics-port", str(port), "--metrics-address", "127.0.0.1"],
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                 start_new_session=True)
     try:
-        yield OperatorProcess(proc, log)
+        yield OperatorProcess(proc, log, port)
     finally:
         _stop(proc)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -300,7 +300,10 @@ def loaded_table(alone: TrafficResult, loaded: TrafficResult, plans: int, pods: 
             row("one plan ramping, nothing else (the traffic benchmark)", alone),
             row(f"one plan ramping, {plans} plans resting over {pods} gated pods", loaded), "",
             f"**Step latency p99 with {plans} plans resting / with one plan: {ratio:.2f}** "
-            f"(goal <= {LOADED_STEP_GOAL:.0f}: {_verdict(ratio <= LOADED_STEP_GOAL)})."]
+            f"(goal <= {LOADED_STEP_GOAL:.0f}: {_verdict(ratio <= LOADED_STEP_GOAL)}).", "",
+            f"The operator's full garbage collections during the counted ramps (`reentry_gc_pause_seconds`, "
+            f"generation 2; see `reentry.heap`): {alone.full_collections()} with one plan, "
+            f"{loaded.full_collections()} with {plans} plans resting."]
 
 
 def rest_markdown(m: Machine, samples: Sequence[RestSample], alone: TrafficResult | None = None,

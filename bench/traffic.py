@@ -123,6 +123,13 @@ class Trial:
 class TrafficResult:
     shape: Shape
     trials: list[Trial] = field(default_factory=list)
+    collections: Counter[str] = field(default_factory=Counter)
+    """The operator's garbage collections over the counted ramps (see ``OperatorProcess.collections``)."""
+
+    def full_collections(self) -> str:
+        """The full (generation 2) collections during the counted ramps, for a report."""
+        count, paused = int(self.collections["2:count"]), self.collections["2:sum"]
+        return f"{count} ({paused * 1000 / count:.0f} ms each on average)" if count else "none"
 
     def series(self, name: str) -> list[float]:
         """An operator series (``status``, ``first``, ``last``) over every counted step of every trial."""
@@ -457,6 +464,7 @@ async def run(client: AsyncClient, operator: OperatorProcess, shape: Shape, tria
         warm = await trial(client, spaces, 0, Shape(shape.targets, 2, shape.hold_ms), operator,
                            max(startup_timeout, ramp_timeout))
         print(f"  warm-up: step latency {_ms([s.last for s in warm.steps], max)} (not counted)", flush=True)
+        before = await asyncio.to_thread(operator.collections)
         for index in range(1, trials + 1):
             result.trials.append(await trial(client, spaces, index, shape, operator, ramp_timeout))
             last = result.trials[-1]
@@ -464,6 +472,9 @@ async def run(client: AsyncClient, operator: OperatorProcess, shape: Shape, tria
             print(f"  trial {index}: step latency median {_ms(latencies, _median)}, max {_ms(latencies, max)}; "
                   f"baseline median {_ms(last.baseline, _median)}; writes {last.writes.changes}/"
                   f"{last.writes.expected} (requests {last.writes.requests})", flush=True)
+        result.collections = await asyncio.to_thread(operator.collections)
+        result.collections.subtract(before)
+        print(f"  the operator's full garbage collections during the ramps: {result.full_collections()}", flush=True)
     finally:
         await spaces.stop()
     return result

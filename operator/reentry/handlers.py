@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import random
 import time
@@ -17,7 +16,7 @@ from typing import Any, cast
 import kopf
 from pydantic import ValidationError
 
-from reentry import cache, controller, metrics, model
+from reentry import cache, controller, heap, metrics, model
 from reentry.engine import protection
 from reentry.kube import Kube, operator_client
 from reentry.loops import LivePlan, PlanLoops
@@ -53,11 +52,14 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     logging.getLogger("kopf.objects").addFilter(_quiet_watch_handlers)
     client = operator_client(QPS, BURST)
     memo.kube, memo.objects, memo.wakeups, memo.loops = Kube(client), Objects(client), Wakeups(), PlanLoops()
-    # What is loaded by now (kopf, pydantic, lightkube and their models: most of the heap) lives as
-    # long as the process. Out of the collector's sight, a full collection scans only what came
-    # since: those collections used to take ~45 ms, and one falling on a traffic step delayed it
-    # by as much (measured with gc.callbacks during the traffic benchmark; none over 10 ms since).
-    gc.freeze()
+    # What the imports loaded lives as long as the process: out of the collector's full scans with
+    # it, and again once the caches are listed and every few minutes (``reentry.heap``).
+    memo.gc_pauses = heap.PauseObserver(metrics.METRICS.gc_pause)
+    memo.gc_pauses.install()
+    heap.settle()
+    memo.caches_listed = asyncio.Event()
+    settling = heap.keep_settled(memo.caches_listed, busy=memo.objects.following)
+    memo.settling = asyncio.get_running_loop().create_task(settling)
 
 
 #: The handlers that only note a change for the plans' loops: their every success is not news.
@@ -144,6 +146,7 @@ async def plan_changed(event: kopf.RawEvent, namespace: str | None, name: str, m
                        **indexes: Any) -> None:
     """Start the plan's loop, or hand it the newest version; stop it when the plan goes."""
     key = (namespace or "", name)
+    memo.caches_listed.set()  # kopf calls the first handler once every index is listed
     if event["type"] == "DELETED" or meta.get("deletionTimestamp"):
         memo.loops.gone(key)
         if event["type"] == "DELETED":
@@ -157,6 +160,8 @@ async def plan_changed(event: kopf.RawEvent, namespace: str | None, name: str, m
 
 @kopf.on.cleanup()
 async def stop_loops(memo: kopf.Memo, **_: Any) -> None:
+    memo.settling.cancel()
+    memo.gc_pauses.remove()
     await memo.loops.stop(LOOP_STOP_TIMEOUT)
 
 

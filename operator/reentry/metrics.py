@@ -45,6 +45,7 @@ PLAN_LABELS = ("namespace", "plan")
 STAGE_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 RESTORATION_BUCKETS = (10, 30, 60, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
 RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+GC_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5)
 #: How long a deleted plan's late evaluations are ignored.
 TOMBSTONE_SECONDS = 600.0
 
@@ -113,6 +114,10 @@ class Metrics:
         self.reconcile_duration = Histogram(
             "reentry_reconcile_duration_seconds", "Wall time of one evaluation: observe, decide, write, act.",
             buckets=RECONCILE_BUCKETS, registry=registry)
+        self.gc_pause = Histogram(
+            "reentry_gc_pause_seconds",
+            "Time the operator stood still in one garbage collection, by generation (2: a full one).",
+            ["generation"], buckets=GC_BUCKETS, registry=registry)
         self._seen: dict[PlanKey, _Seen] = {}
         # Deleted plans, by when: their evaluation loop may finish one last round after the delete.
         self._deleted: dict[PlanKey, float] = {}

@@ -99,6 +99,10 @@ class Objects:
             entry.task = asyncio.get_running_loop().create_task(self._follow(ref, namespace, entry))
         entry.listeners[owner] = on_change
 
+    def following(self) -> bool:
+        """Whether any object is followed (a ramp is under way)."""
+        return bool(self._followed)
+
     def followed_well(self, owner: Hashable) -> bool:
         """Whether every object ``owner`` follows is watched without trouble (no failure in the last
         :data:`FOLLOW_TRUST` seconds): if not, the owner should read by asking, on a short interval."""

@@ -1,0 +1,87 @@
+"""Keep Python's garbage collector off the engine's clock.
+
+A full collection scans every container object the process holds. At 200 plans over 5,000 pods
+that is kopf's bookkeeping for every watched object plus the caches, and one full collection took
+45-100 ms; when it fell on a traffic step, the step waited for it (docs/benchmarks-rest.md). Most of
+that heap lives as long as the process, so the operator *settles* it: collect everything once, then
+``gc.freeze()`` what survived, moving it out of the collector's sight. Automatic collections from
+then on scan only what came since.
+
+The operator settles the heap once at startup (the imports), once the caches are listed (kopf runs
+the first plan handler only then) and again every :data:`SETTLE_INTERVAL`, so a heap that turned
+over (pods replaced by a rollout) is settled again, and cyclic garbage among frozen objects (which
+the collector cannot see) is reclaimed: each settle unfreezes first. A settle is itself one full
+collection, so it waits while a ramp is under way (any traffic target followed), up to
+:data:`SETTLE_PATIENCE`.
+
+Every collection's pause is observed (``reentry_gc_pause_seconds``, by generation), so the effect
+is measured where it matters: on the operator that runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import Histogram
+
+#: Seconds between two settles of the heap.
+SETTLE_INTERVAL = 600.0
+#: A settle waits while the operator is busy (a ramp under way), checking again this often...
+QUIET_POLL = 5.0
+#: ...but no longer than this: a ramp of an hour must not leave the heap unsettled for an hour.
+SETTLE_PATIENCE = 300.0
+
+logger = logging.getLogger("reentry.heap")
+
+
+def settle() -> tuple[float, int]:
+    """Collect everything, then freeze the survivors. Returns (seconds taken, objects frozen)."""
+    started = time.perf_counter()
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    return time.perf_counter() - started, gc.get_freeze_count()
+
+
+class PauseObserver:
+    """Times every collection (``gc.callbacks``) into a histogram labelled by generation."""
+
+    def __init__(self, histogram: Histogram) -> None:
+        self._by_generation = [histogram.labels(str(generation)) for generation in range(3)]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self._by_generation[info["generation"]].observe(time.perf_counter() - self._started)
+
+    def install(self) -> None:
+        if self not in gc.callbacks:
+            gc.callbacks.append(self)
+
+    def remove(self) -> None:
+        if self in gc.callbacks:
+            gc.callbacks.remove(self)
+
+
+async def keep_settled(listed: asyncio.Event, busy: Callable[[], bool], interval: float = SETTLE_INTERVAL,
+                       quiet_poll: float = QUIET_POLL, patience: float = SETTLE_PATIENCE) -> None:
+    """Settle the heap once ``listed`` is set (the caches are full), then every ``interval``.
+
+    While ``busy()`` is true a settle is put off, by ``quiet_poll`` at a time and ``patience`` at most.
+    """
+    await listed.wait()
+    while True:
+        waited = 0.0
+        while busy() and waited < patience:
+            await asyncio.sleep(quiet_poll)
+            waited += quiet_poll
+        seconds, frozen = settle()
+        logger.info("heap settled in %.0f ms: %d objects out of the collector's full scans", seconds * 1000, frozen)
+        await asyncio.sleep(interval)
