@@ -11,11 +11,13 @@ def _run(args: argparse.Namespace) -> int:
     import kopf
 
     import reentry.handlers  # (registers the handlers)
+    from reentry import logs
 
     reentry.handlers.RESYNC_INTERVAL = args.resync
     reentry.handlers.QPS, reentry.handlers.BURST = args.qps, args.burst
 
     kopf.configure(verbose=args.verbose, debug=args.debug)
+    logs.use_format(args.log_format)
     if args.metrics_port:
         from reentry import metrics
 
@@ -156,6 +158,9 @@ def parser() -> argparse.ArgumentParser:
                      help="requests per second to the API server, on average (default %(default)s; watches aside)")
     run.add_argument("--burst", type=_positive_int, default=throttle.DEFAULT_BURST,
                      help="requests at once before --qps applies (default %(default)s)")
+    run.add_argument("--log-format", choices=("text", "json"), default="text",
+                     help="text (kopf's) or json: one object per line with time, level, logger, message, and "
+                     "namespace, plan and stage when the line is about a plan (default text)")
     run.add_argument("--verbose", action="store_true")
     run.add_argument("--debug", action="store_true")
     run.add_argument("--liveness", default=None, help="e.g. http://0.0.0.0:8080/healthz")

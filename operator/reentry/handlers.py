@@ -16,7 +16,7 @@ from typing import Any, cast
 import kopf
 from pydantic import ValidationError
 
-from reentry import cache, controller, heap, metrics, model
+from reentry import cache, controller, heap, logs, metrics, model
 from reentry.engine import protection
 from reentry.kube import Kube, operator_client
 from reentry.loops import LivePlan, PlanLoops
@@ -52,14 +52,12 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     logging.getLogger("kopf.objects").addFilter(_quiet_watch_handlers)
     client = operator_client(QPS, BURST)
     memo.kube, memo.objects, memo.wakeups, memo.loops = Kube(client), Objects(client), Wakeups(), PlanLoops()
-    # What the imports loaded lives as long as the process: out of the collector's full scans with
-    # it, and again once the caches are listed and every few minutes (``reentry.heap``).
+    # The long-lived heap (what the imports loaded, kopf's bookkeeping, the caches) is kept out of
+    # the collector's full scans, so a traffic step never waits for one (``reentry.heap``).
     memo.gc_pauses = heap.PauseObserver(metrics.METRICS.gc_pause)
     memo.gc_pauses.install()
     heap.settle()
-    memo.caches_listed = asyncio.Event()
-    settling = heap.keep_settled(memo.caches_listed, busy=memo.objects.following)
-    memo.settling = asyncio.get_running_loop().create_task(settling)
+    memo.settling = asyncio.get_running_loop().create_task(heap.keep_settled(busy=memo.objects.following))
 
 
 #: The handlers that only note a change for the plans' loops: their every success is not news.
@@ -146,7 +144,6 @@ async def plan_changed(event: kopf.RawEvent, namespace: str | None, name: str, m
                        **indexes: Any) -> None:
     """Start the plan's loop, or hand it the newest version; stop it when the plan goes."""
     key = (namespace or "", name)
-    memo.caches_listed.set()  # kopf calls the first handler once every index is listed
     if event["type"] == "DELETED" or meta.get("deletionTimestamp"):
         memo.loops.gone(key)
         if event["type"] == "DELETED":
@@ -177,6 +174,7 @@ async def reconcile(key: tuple[str, str], live: LivePlan, memo: Any, indexes: di
     passes to every handler by name.
     """
     logger = logging.getLogger("reentry.plan")
+    logs.about_plan(*key)  # this loop is a task of its own: its log lines, and only those, are about this plan
     view = cache.View(indexes["reentry_pods"], indexes["reentry_slices"], indexes["reentry_services"],
                       indexes["reentry_plans"])
     wakeups: Wakeups = memo.wakeups
@@ -192,6 +190,7 @@ async def reconcile(key: tuple[str, str], live: LivePlan, memo: Any, indexes: di
             try:
                 with metrics.METRICS.reconciling(*key):
                     _, before = controller.parse(body)
+                    logs.at_stage(before.stage if before else None)
                     decision = await controller.reconcile(memo.kube, memo.objects, view, body, memory=memory)
             except Exception:
                 failures += 1

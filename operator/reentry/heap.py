@@ -1,18 +1,19 @@
 """Keep Python's garbage collector off the engine's clock.
 
 A full collection scans every container object the process holds. At 200 plans over 5,000 pods
-that is kopf's bookkeeping for every watched object plus the caches, and one full collection took
-45-100 ms; when it fell on a traffic step, the step waited for it (docs/benchmarks-rest.md). Most of
-that heap lives as long as the process, so the operator *settles* it: collect everything once, then
-``gc.freeze()`` what survived, moving it out of the collector's sight. Automatic collections from
-then on scan only what came since.
+one took about 120 ms, and a traffic step that fell on it waited that long (measured with
+``reentry_gc_pause_seconds`` during the rest benchmark's loaded ramps). Most of that heap lives as
+long as the process (kopf's bookkeeping for every watched object, the caches), so the operator
+keeps it out of the collector's full scans:
 
-The operator settles the heap once at startup (the imports), once the caches are listed (kopf runs
-the first plan handler only then) and again every :data:`SETTLE_INTERVAL`, so a heap that turned
-over (pods replaced by a rollout) is settled again, and cyclic garbage among frozen objects (which
-the collector cannot see) is reclaimed: each settle unfreezes first. A settle is itself one full
-collection, so it waits while a ramp is under way (any traffic target followed), up to
-:data:`SETTLE_PATIENCE`.
+- after every full collection, whoever started it, the survivors are frozen (``gc.freeze()``:
+  moved to a generation the collector never scans). The next full collection then scans only what
+  came since, and the heap is frozen as it grows, whether the pods were there at startup or came
+  later;
+- every :data:`SETTLE_INTERVAL` the heap is *settled*: unfrozen, collected in full, frozen again,
+  so cyclic garbage among frozen objects (which the collector cannot see) is reclaimed. That one
+  collection scans everything, so it waits while a ramp is under way (any traffic target
+  followed), up to :data:`SETTLE_PATIENCE`.
 
 Every collection's pause is observed (``reentry_gc_pause_seconds``, by generation), so the effect
 is measured where it matters: on the operator that runs.
@@ -30,7 +31,7 @@ from typing import Any
 from prometheus_client import Histogram
 
 #: Seconds between two settles of the heap.
-SETTLE_INTERVAL = 600.0
+SETTLE_INTERVAL = 1800.0
 #: A settle waits while the operator is busy (a ramp under way), checking again this often...
 QUIET_POLL = 5.0
 #: ...but no longer than this: a ramp of an hour must not leave the heap unsettled for an hour.
@@ -49,7 +50,11 @@ def settle() -> tuple[float, int]:
 
 
 class PauseObserver:
-    """Times every collection (``gc.callbacks``) into a histogram labelled by generation."""
+    """Times every collection into a histogram labelled by generation, and freezes the survivors of a full one.
+
+    Installed as a ``gc.callbacks`` entry: the collector calls it at the start and at the end of
+    each collection.
+    """
 
     def __init__(self, histogram: Histogram) -> None:
         self._by_generation = [histogram.labels(str(generation)) for generation in range(3)]
@@ -58,8 +63,11 @@ class PauseObserver:
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
-        else:
-            self._by_generation[info["generation"]].observe(time.perf_counter() - self._started)
+            return
+        generation = info["generation"]
+        self._by_generation[generation].observe(time.perf_counter() - self._started)
+        if generation == 2:
+            gc.freeze()  # what survived a full collection is long-lived: out of the next one's scan
 
     def install(self) -> None:
         if self not in gc.callbacks:
@@ -70,18 +78,17 @@ class PauseObserver:
             gc.callbacks.remove(self)
 
 
-async def keep_settled(listed: asyncio.Event, busy: Callable[[], bool], interval: float = SETTLE_INTERVAL,
+async def keep_settled(busy: Callable[[], bool], interval: float = SETTLE_INTERVAL,
                        quiet_poll: float = QUIET_POLL, patience: float = SETTLE_PATIENCE) -> None:
-    """Settle the heap once ``listed`` is set (the caches are full), then every ``interval``.
+    """Settle the heap every ``interval``.
 
     While ``busy()`` is true a settle is put off, by ``quiet_poll`` at a time and ``patience`` at most.
     """
-    await listed.wait()
     while True:
+        await asyncio.sleep(interval)
         waited = 0.0
         while busy() and waited < patience:
             await asyncio.sleep(quiet_poll)
             waited += quiet_poll
         seconds, frozen = settle()
         logger.info("heap settled in %.0f ms: %d objects out of the collector's full scans", seconds * 1000, frozen)
-        await asyncio.sleep(interval)

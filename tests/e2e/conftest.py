@@ -123,14 +123,14 @@ SESSION_NAMESPACES = f"*,!{SOLO_PREFIX}*"
 
 
 def start_operator(cluster: Cluster, log: Path, namespace: str = SESSION_NAMESPACES,
-                   metrics_port: int = 0) -> Operator:
-    """Start `reentry run --namespace PATTERN` against the cluster, logging to ``log``.
+                   metrics_port: int = 0, extra_args: tuple[str, ...] = ()) -> Operator:
+    """Start `reentry run --namespace PATTERN [EXTRA_ARGS]` against the cluster, logging to ``log``.
 
     Metrics are off unless a port is given: parallel sessions must not race for the default one.
     """
     env = cluster.env()
     argv = [sys.executable, "-m", "reentry.cli", "run", "--namespace", namespace,
-            "--metrics-port", str(metrics_port), "--metrics-address", "127.0.0.1"]
+            "--metrics-port", str(metrics_port), "--metrics-address", "127.0.0.1", *extra_args]
     with log.open("ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     return Operator(proc, log)

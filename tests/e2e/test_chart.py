@@ -53,7 +53,7 @@ from tests.e2e.story import (
     wait_phase,
     wait_status,
 )
-from tests.unit.test_chart import RELEASE_NAMESPACE, of_kind, one, render
+from tests.unit.test_chart import RELEASE_NAMESPACE, of_kind, one, operators, render
 
 PLAN = "chart-drill"
 PAUSE = "registry.k8s.io/pause:3.10"
@@ -399,7 +399,7 @@ def test_namespace_scoped_mode_runs_a_drill_in_its_namespace_and_nothing_beyond(
     # Given the chart installed to watch only `watched`: a Role there (and the small ClusterRole, by default)
     values = {"watchNamespaces": [watched], "rbac": {"clusterScopedCalls": cluster_scoped_calls}}
     with install(cluster, values) as (docs, release_ns):
-        assert len(of_kind(docs, "ClusterRole")) == int(cluster_scoped_calls)
+        assert len(of_kind(operators(docs), "ClusterRole")) == int(cluster_scoped_calls)
         assert {(d["kind"], d["metadata"].get("namespace")) for d in docs if d["kind"] in ("Role", "RoleBinding")} \
             == {("Role", watched), ("RoleBinding", watched)}
         args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]

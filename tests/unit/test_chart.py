@@ -68,6 +68,19 @@ def one(docs: Iterable[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found[0]
 
 
+AGGREGATE_LABEL = "rbac.authorization.k8s.io/aggregate-to-"
+
+
+def aggregated(doc: dict[str, Any]) -> bool:
+    """A ClusterRole for people (aggregated into view/edit/admin), not for the operator."""
+    return any(k.startswith(AGGREGATE_LABEL) for k in (doc["metadata"].get("labels") or {}))
+
+
+def operators(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The documents without the ClusterRoles aggregated into the built-in user roles."""
+    return [d for d in docs if not aggregated(d)]
+
+
 Grant = tuple[str, str, str]  # (apiGroup, resource, verb)
 
 
@@ -167,7 +180,7 @@ def test_every_kind_of_the_api_has_its_calls_reviewed():
 
 def test_the_cluster_role_grants_exactly_what_the_operator_calls():
     docs = render()
-    role = one(docs, "ClusterRole")
+    role = one(operators(docs), "ClusterRole")
     granted = grants(role["rules"])
     assert granted == needed(), (f"not needed: {sorted(granted - needed())}; "
                                  f"missing: {sorted(needed() - granted)}")
@@ -182,7 +195,7 @@ def test_the_cluster_role_grants_exactly_what_the_operator_calls():
 
 def test_framework_and_application_rules_are_commented_apart():
     text = render_text()
-    role = text[text.index("\nkind: ClusterRole\n"):]
+    role = text[text.index("\nkind: ClusterRole\nmetadata:\n  name: reentry\n"):]
     role = role[:role.index("\n---\n")]
     assert role.index(FRAMEWORK) < role.index(APPLICATION)
     framework_part = yaml.safe_load(role[role.index(FRAMEWORK):role.index(APPLICATION)])
@@ -204,18 +217,19 @@ def test_namespace_scoped_mode_has_a_role_per_namespace_and_the_flags():
         (CORE, "namespaces", v) for v in ("list", "watch")} | {("authentication.k8s.io", "tokenreviews", "create")}
     for role in roles:
         assert grants(role["rules"]) == needed() - cluster_scoped
-    assert grants(one(docs, "ClusterRole")["rules"]) == cluster_scoped
+    assert grants(one(operators(docs), "ClusterRole")["rules"]) == cluster_scoped
     bindings = of_kind(docs, "RoleBinding")
     assert sorted((b["metadata"]["namespace"], b["roleRef"]["kind"]) for b in bindings) == [
         ("payments", "Role"), ("shop", "Role")]
     args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert [a for a in args if a.startswith("--namespace")] == ["--namespace=shop", "--namespace=payments"]
-    assert not of_kind(render({"watchNamespaces": ["shop"], "rbac": {"clusterScopedCalls": False}}), "ClusterRole")
+    assert not of_kind(operators(render({"watchNamespaces": ["shop"], "rbac": {"clusterScopedCalls": False}})),
+                       "ClusterRole")
 
 
 def test_secrets_can_be_narrowed_to_named_namespaces():
     docs = render({"rbac": {"secretNamespaces": ["vault"]}})
-    assert (CORE, "secrets", "get") not in grants(one(docs, "ClusterRole")["rules"])
+    assert (CORE, "secrets", "get") not in grants(one(operators(docs), "ClusterRole")["rules"])
     secrets_role = one(docs, "Role")
     assert secrets_role["metadata"]["namespace"] == "vault"
     assert grants(secrets_role["rules"]) == SECRET_GET
@@ -224,7 +238,7 @@ def test_secrets_can_be_narrowed_to_named_namespaces():
 def test_extra_rules_are_added_for_the_kinds_plans_name():
     extra = {"apiGroups": [""], "resources": ["services"], "verbs": ["patch"]}
     docs = render({"rbac": {"extraRules": [extra]}})
-    assert grants(one(docs, "ClusterRole")["rules"]) == needed() | {(CORE, "services", "patch")}
+    assert grants(one(operators(docs), "ClusterRole")["rules"]) == needed() | {(CORE, "services", "patch")}
     namespaced = render({"watchNamespaces": ["shop"], "rbac": {"extraRules": [extra]}})
     assert (CORE, "services", "patch") in grants(one(namespaced, "Role")["rules"])
 
@@ -259,7 +273,7 @@ def test_the_deployment_runs_non_root_read_only_with_probes_and_resources():
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"health": 8080, "metrics": 8383}
     assert c["args"] == ["run", "--liveness=http://0.0.0.0:8080/healthz", "--metrics-port=8383", "--resync=300",
-                         "--qps=100", "--burst=500"]
+                         "--qps=100", "--burst=500", "--log-format=text"]
 
 
 def test_the_deployment_args_parse_with_the_operators_cli():
@@ -419,3 +433,63 @@ def test_alerts_and_dashboard_use_only_metrics_the_operator_defines():
     used = set(re.findall(r"\breentry_[a-z_]+", json.dumps(one(docs, "PrometheusRule")["spec"])))
     used |= set(re.findall(r"\breentry_[a-z_]+", one(docs, "ConfigMap")["data"]["reentry.json"]))
     assert used and used <= defined, f"not defined by reentry.metrics: {sorted(used - defined)}"
+
+
+# ---- conventions an admin checks before installing (issue 16) -------------------------------------
+
+
+def test_people_get_plans_through_the_built_in_roles_and_it_can_be_turned_off():
+    docs = render()
+    roles = {r["metadata"]["name"]: r for r in of_kind(docs, "ClusterRole") if aggregated(r)}
+    view, edit = roles["reentry-view"], roles["reentry-edit"]
+    labels = {name: {k.removeprefix(AGGREGATE_LABEL) for k, v in r["metadata"]["labels"].items()
+                     if k.startswith(AGGREGATE_LABEL) and v == "true"} for name, r in roles.items()}
+    assert labels == {"reentry-view": {"view", "edit", "admin"}, "reentry-edit": {"edit", "admin"}}
+    group = model.GROUP
+    assert grants(view["rules"]) == {(group, r, v) for r in ("recoveryplans", "recoveryplans/status")
+                                     for v in ("get", "list", "watch")}
+    # edit and admin apply plans and use their controls (annotations); nobody but the operator writes status
+    assert grants(edit["rules"]) == {(group, "recoveryplans", v)
+                                     for v in ("create", "update", "patch", "delete", "deletecollection")}
+    assert not [d for d in of_kind(render({"rbac": {"aggregateToDefaultRoles": False}}), "ClusterRole")
+                if aggregated(d)]
+
+
+def test_the_operator_gets_a_priority_class_of_its_own_or_the_one_named():
+    docs = render()
+    priority_class = one(docs, "PriorityClass")
+    assert 0 < priority_class["value"] <= 1_000_000_000 and priority_class["globalDefault"] is False
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    assert pod["priorityClassName"] == priority_class["metadata"]["name"]
+    named = render({"priorityClassName": "system-cluster-critical"})
+    assert not of_kind(named, "PriorityClass")
+    assert one(named, "Deployment")["spec"]["template"]["spec"]["priorityClassName"] == "system-cluster-critical"
+    off = render({"priorityClass": {"create": False}})
+    assert not of_kind(off, "PriorityClass")
+    assert "priorityClassName" not in one(off, "Deployment")["spec"]["template"]["spec"]
+
+
+def test_the_network_policy_is_optional_and_narrow():
+    assert not of_kind(render(), "NetworkPolicy")
+    peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    probe = {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": 9090, "protocol": "TCP"}]}
+    policy = one(render({"networkPolicy": {"enabled": True, "metricsFrom": [peer], "extraEgress": [probe],
+                                           "apiServer": {"cidrs": ["172.20.0.1/32"]}}}), "NetworkPolicy")
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"] == one(render(), "Deployment")["spec"]["selector"]["matchLabels"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]},
+                               {"ports": [{"port": 8383, "protocol": "TCP"}], "from": [peer]}]
+    assert spec["egress"] == [
+        {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+        {"ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}],
+         "to": [{"ipBlock": {"cidr": "172.20.0.1/32"}}]},
+        probe]
+    # with metrics off, the metrics port is not opened
+    closed = one(render({"networkPolicy": {"enabled": True}, "metrics": {"enabled": False}}), "NetworkPolicy")
+    assert closed["spec"]["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
+
+
+def test_the_log_format_reaches_the_operator():
+    assert "--log-format=text" in container(render())["args"]
+    assert "--log-format=json" in container(render({"operator": {"logFormat": "json"}}))["args"]

@@ -1,0 +1,97 @@
+"""No Secret value reaches the operator's logs (text or JSON, at debug level), a plan's status or its Events.
+
+A plan whose identity checks read three Secrets (a TLS certificate with its private key, a token
+read by a ``resource`` check, a versioned signing key compared by ``secretFreshness``) is run by
+an operator of its own, once per log format. Every trace of the Secrets' values (raw, base64,
+and the body lines of the PEM private key) is then looked for in everything the operator wrote.
+The JSON lines are also checked for shape: each one an object with time, level, logger and
+message, and the plan's lines attributed to it (namespace, plan, stage).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e.conftest import Cluster, apply_docs, start_operator, stop_operator
+from tests.e2e.story import by_name, gated_service, given_running_pods, recovery_plan, service_entry, wait_status
+from tests.e2e.test_identity import issue, secret, tls_secret
+
+PLAN = "scanned"
+
+
+def traces(value: str) -> set[str]:
+    """What of ``value`` must never be seen: itself and its base64 (as Secret data carries it)."""
+    return {value, base64.b64encode(value.encode()).decode()}
+
+
+def pem_body_lines(pem: str) -> set[str]:
+    """The base64 lines of a PEM block (a private key copied into a log would show them)."""
+    return {line for line in pem.splitlines() if line and not line.startswith("-----")}
+
+
+def the_plan() -> dict[str, Any]:
+    return recovery_plan(PLAN, [service_entry("auth")], identity={"checks": [
+        {"name": "tls", "certificate": {"secret": "auth-tls", "minValidity": "1h"}},
+        {"name": "token", "resource": {"apiVersion": "v1", "kind": "Secret", "name": "api-token",
+                                       "path": ".data.token", "equals": "not-the-token"}},
+        {"name": "fresh-key", "secretFreshness": {"secret": "signing-key", "clients": {"name": "clients-key"}}}]})
+
+
+def written_by_the_operator(cluster: Cluster, namespace: str, log: Path) -> str:
+    """The log, the plan (status included) and the namespace's Events, as text."""
+    plan = cluster.kubectl("get", "recoveryplan", PLAN, "-o", "json", namespace=namespace).stdout
+    events = cluster.kubectl("get", "events", "-o", "json", namespace=namespace).stdout
+    return "\n".join((log.read_text(errors="replace"), plan, events))
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_no_secret_value_reaches_logs_status_or_events(cluster: Cluster, solo_namespace: str, tmp_path: Path,
+                                                         log_format: str):
+    ns = solo_namespace
+    # Given a restored auth service and three Secrets holding what an attacker would want
+    given_running_pods(cluster, ns, gated_service("auth", 1), 1)
+    ca = issue("Auth CA", ca=True, valid=(timedelta(days=-30), timedelta(days=3650)))
+    leaf = issue("auth", ca)
+    token, key_v9, key_v8 = (secrets.token_urlsafe(24) for _ in range(3))
+    apply_docs(cluster, ns, [
+        tls_secret("auth-tls", leaf, ca),
+        secret("api-token", {"token": token}),
+        secret("signing-key", {"key": key_v9}, {"reentry.dev/version": "9"}),
+        secret("clients-key", {"key": key_v8}, {"reentry.dev/version": "8"})])
+    forbidden = {*traces(token), *traces(key_v9), *traces(key_v8), *traces(leaf.key_pem), *pem_body_lines(leaf.key_pem)}
+
+    # When an operator of its own, at debug level, in this log format, evaluates the plan
+    log = tmp_path / "operator.log"
+    operator = start_operator(cluster, log, namespace=ns, extra_args=("--debug", f"--log-format={log_format}"))
+    try:
+        apply_docs(cluster, ns, [the_plan()])
+        status = wait_status(cluster, ns, PLAN, "every identity check to have a result", lambda s: {
+            name: c.get("result") for name, c in by_name(s.get("checks", [])).items()} == {
+            "tls": "Pass", "token": "Fail", "fresh-key": "Pass"})
+    finally:
+        stop_operator(operator)
+
+    # Then the checks say what they saw without the values: a fingerprint, versions
+    checks = by_name(status["checks"])
+    assert checks["token"]["observed"].startswith("sha256:"), checks["token"]
+    assert "PRIVATE" not in json.dumps(checks["tls"])
+    # And no trace of any Secret value is in the log, the plan or its Events
+    written = written_by_the_operator(cluster, ns, log)
+    leaked = sorted(t for t in forbidden if t in written)
+    assert not leaked, f"Secret material in what the operator wrote ({log_format} logs): {leaked[:3]}"
+    assert len(written) > 10_000  # the debug log was written (a silent operator would pass the scan)
+
+    if log_format == "json":
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        assert all({"time", "level", "logger", "message"} <= set(entry) for entry in lines)
+        about = [e for e in lines if e.get("plan") == PLAN]
+        assert about and all(e["namespace"] == ns for e in about)
+        assert any(e.get("stage") == "identity" for e in about), yaml.safe_dump(about[:5])
