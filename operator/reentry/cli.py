@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import secrets
+import socket
 import sys
 
 
@@ -15,6 +18,8 @@ def _run(args: argparse.Namespace) -> int:
 
     reentry.handlers.RESYNC_INTERVAL = args.resync
     reentry.handlers.QPS, reentry.handlers.BURST = args.qps, args.burst
+    if args.leader_elect:
+        reentry.handlers.LEADER_ELECTION = (args.leader_election_namespace, args.leader_election_id, args.identity)
 
     kopf.configure(verbose=args.verbose, debug=args.debug)
     logs.use_format(args.log_format)
@@ -142,6 +147,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+#: Where the kubelet mounts the pod's namespace (in-cluster).
+POD_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+def _pod_namespace() -> str:
+    """The namespace of the pod this runs in (POD_NAMESPACE, else the mounted file), or ``default``."""
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    try:
+        with open(POD_NAMESPACE_FILE) as file:
+            return file.read().strip() or "default"
+    except OSError:
+        return "default"
+
+
+def _identity() -> str:
+    """POD_NAME (the chart sets it), else this host's name with a random suffix (two processes on one host differ)."""
+    return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{secrets.token_hex(3)}"
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     from reentry import throttle
@@ -158,6 +183,16 @@ def parser() -> argparse.ArgumentParser:
                      help="requests per second to the API server, on average (default %(default)s; watches aside)")
     run.add_argument("--burst", type=_positive_int, default=throttle.DEFAULT_BURST,
                      help="requests at once before --qps applies (default %(default)s)")
+    run.add_argument("--leader-elect", action="store_true",
+                     help="run as one of several replicas: only the holder of a Lease acts, the others keep their "
+                     "caches warm and take over within about 10 s (see docs/reliability.md)")
+    run.add_argument("--leader-election-namespace", default=_pod_namespace(), metavar="NAMESPACE",
+                     help="where the Lease lives (default: the pod's namespace, else default)")
+    run.add_argument("--leader-election-id", default="reentry", metavar="NAME",
+                     help="the Lease's name (default reentry)")
+    run.add_argument("--identity", default=_identity(),
+                     help="this replica's name in the Lease (default: the pod's name, else the host name and a "
+                     "random suffix)")
     run.add_argument("--log-format", choices=("text", "json"), default="text",
                      help="text (kopf's) or json: one object per line with time, level, logger, message, and "
                      "namespace, plan and stage when the line is about a plan (default text)")

@@ -293,11 +293,49 @@ def _progress_may_wait(written_at: datetime, status: model.RecoveryPlanStatus, d
     return now < written_at + schedule.PROGRESS_INTERVAL and schedule.progress_only(status, decision.status)
 
 
+# ---- the finalizer: kept only while the plan protects something (``engine.protection``) -----------
+
+
+def protects(body: Mapping[str, Any], status: model.RecoveryPlanStatus | None) -> bool:
+    """Whether deleting the plan, as ``status`` leaves it, would leave something to hand back."""
+    try:
+        spec = model.RecoveryPlanSpec.model_validate(body.get("spec") or {})
+    except ValidationError:
+        return False  # an invalid plan holds nothing a deletion could hand back
+    return protection.protects(spec, status)
+
+
+async def keep_finalizer(kube: Kube, body: Mapping[str, Any], wanted: bool) -> str | None:
+    """Add or remove the plan's finalizer as ``wanted``; the plan's resourceVersion after a write, None if
+    it was already so. Other finalizers are kept (the write fails if they changed meanwhile)."""
+    metadata = body.get("metadata") or {}
+    present = list(metadata.get("finalizers") or [])
+    if (model.FINALIZER in present) == wanted:
+        return None
+    after = [*present, model.FINALIZER] if wanted else [f for f in present if f != model.FINALIZER]
+    return await kube.write_finalizers(metadata["namespace"], metadata["name"], present, after,
+                                       metadata.get("resourceVersion"))
+
+
+def deleting(body: Mapping[str, Any]) -> bool:
+    return bool((body.get("metadata") or {}).get("deletionTimestamp"))
+
+
+async def finish_deletion(kube: Kube, objects: Objects, body: Mapping[str, Any]) -> int | None:
+    """A plan being deleted: hand back what it holds (:func:`release_on_delete`), then let it go
+    (its finalizer removed). The pods released; None when the plan carried no finalizer of ours."""
+    if model.FINALIZER not in ((body.get("metadata") or {}).get("finalizers") or []):
+        return None
+    released = await release_on_delete(kube, body, objects)
+    await keep_finalizer(kube, body, wanted=False)
+    return released
+
+
 async def release_on_delete(kube: Kube, body: Mapping[str, Any], objects: Objects | None = None) -> int:
     """A deleted plan governs nothing: its targets go to their safe state, every gated pod it selects is let in.
 
-    Returns how many pods were released. A weight that cannot be written raises, so kopf keeps the
-    finalizer and retries: the plan does not disappear with traffic half-moved.
+    Returns how many pods were released. A weight that cannot be written raises, so the finalizer
+    stays and the loop retries: the plan does not disappear with traffic half-moved.
     """
     raw, status = parse(body)
     try:

@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import kopf
-from pydantic import ValidationError
 
 from reentry import cache, controller, heap, logs, metrics, model
-from reentry.engine import protection
-from reentry.kube import Kube, operator_client
+from reentry.kube import Kube, election_client, operator_client
+from reentry.leadership import Leadership
 from reentry.loops import LivePlan, PlanLoops
 from reentry.objects import Objects
 from reentry.throttle import DEFAULT_BURST, DEFAULT_QPS
@@ -40,6 +39,9 @@ ERROR_DELAY, MAX_ERROR_DELAY = 0.5, 60.0
 FRESHNESS_TIMEOUT = 2.0
 #: How long the plans' loops get to end when the operator stops.
 LOOP_STOP_TIMEOUT = 10.0
+#: Leader election (``reentry run --leader-elect``): the Lease's namespace and name, and this
+#: replica's identity; None runs without (this process acts on every plan it watches).
+LEADER_ELECTION: tuple[str, str, str] | None = None
 
 
 @kopf.on.startup()
@@ -47,11 +49,24 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     """Keep kopf's bookkeeping in annotations, so the status schema stays strict; open the client."""
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=model.GROUP)
     settings.persistence.diffbase_storage = PlanDiffBase(prefix=model.GROUP)
-    settings.persistence.finalizer = model.FINALIZER
     settings.posting.level = logging.INFO
     logging.getLogger("kopf.objects").addFilter(_quiet_watch_handlers)
     client = operator_client(QPS, BURST)
-    memo.kube, memo.objects, memo.wakeups, memo.loops = Kube(client), Objects(client), Wakeups(), PlanLoops()
+    memo.kube, memo.objects, memo.wakeups = Kube(client), Objects(client), Wakeups()
+    memo.loops = PlanLoops(acting=LEADER_ELECTION is None)
+    metrics.METRICS.leader.set(int(memo.loops.acting))
+    memo.leadership = None
+    if LEADER_ELECTION is not None:
+        def lead() -> None:
+            metrics.METRICS.leader.set(1)
+            memo.loops.act()
+
+        def fence() -> None:
+            metrics.METRICS.leader.set(0)
+            memo.loops.fence()
+
+        memo.leadership = Leadership(Kube(election_client()), *LEADER_ELECTION, on_lead=lead, on_fence=fence)
+        memo.electing = asyncio.get_running_loop().create_task(memo.leadership.run())
     # The long-lived heap (what the imports loaded, kopf's bookkeeping, the caches) is kept out of
     # the collector's full scans, so a traffic step never waits for one (``reentry.heap``).
     memo.gc_pauses = heap.PauseObserver(metrics.METRICS.gc_pause)
@@ -144,22 +159,26 @@ async def plan_changed(event: kopf.RawEvent, namespace: str | None, name: str, m
                        **indexes: Any) -> None:
     """Start the plan's loop, or hand it the newest version; stop it when the plan goes."""
     key = (namespace or "", name)
-    if event["type"] == "DELETED" or meta.get("deletionTimestamp"):
+    if event["type"] == "DELETED":
         memo.loops.gone(key)
-        if event["type"] == "DELETED":
-            metrics.forget(*key)
+        metrics.forget(*key)
         return
     memo.loops.seen(key, event["object"], lambda live: reconcile(key, live, memo, indexes))
-    said = (meta.get("generation"), tuple(sorted((k, v) for k, v in meta.annotations.items()
-                                                 if k.startswith(f"{model.GROUP}/"))))
+    said = (meta.get("generation"), meta.get("deletionTimestamp"),
+            tuple(sorted((k, v) for k, v in meta.annotations.items() if k.startswith(f"{model.GROUP}/"))))
     memo.wakeups.plan_changed(key, said)
 
 
 @kopf.on.cleanup()
 async def stop_loops(memo: kopf.Memo, **_: Any) -> None:
+    """Stop acting, then hand the Lease back, so a standby takes over at its next attempt."""
     memo.settling.cancel()
     memo.gc_pauses.remove()
+    if memo.leadership is not None:
+        memo.electing.cancel()
     await memo.loops.stop(LOOP_STOP_TIMEOUT)
+    if memo.leadership is not None:
+        await memo.leadership.release()
 
 
 # ---- one loop per plan ----------------------------------------------------------------------------
@@ -189,9 +208,24 @@ async def reconcile(key: tuple[str, str], live: LivePlan, memo: Any, indexes: di
             started = datetime.now(UTC)
             try:
                 with metrics.METRICS.reconciling(*key):
+                    if controller.deleting(body):
+                        released = await controller.finish_deletion(memo.kube, memo.objects, body)
+                        if released is not None:
+                            logger.info("plan %s/%s deleted: released %d held pod(s) it selected", *key, released)
+                        return
                     _, before = controller.parse(body)
                     logs.at_stage(before.stage if before else None)
+                    # The finalizer first: nothing is held or moved that a deletion could not hand back.
+                    if controller.protects(body, before):
+                        added = await controller.keep_finalizer(memo.kube, body, wanted=True)
+                        if added is not None:
+                            await _until_delivered(live, added)
+                            continue
                     decision = await controller.reconcile(memo.kube, memo.objects, view, body, memory=memory)
+                    removed = None
+                    if not controller.protects(body, decision.status):
+                        removed = await controller.keep_finalizer(memo.kube, body, wanted=False)
+                        memory.written = removed or memory.written
             except Exception:
                 failures += 1
                 delay = min(MAX_ERROR_DELAY, ERROR_DELAY * 2 ** (failures - 1))
@@ -203,7 +237,7 @@ async def reconcile(key: tuple[str, str], live: LivePlan, memo: Any, indexes: di
             for event in decision.events:
                 kopf.event(kopf.Body(cast(kopf.RawBody, body)), type="Warning" if event.warning else "Normal",
                            reason=event.reason, message=event.message)
-            hurried = hurried + 1 if decision.status != before else 0
+            hurried = hurried + 1 if decision.status != before or removed is not None else 0
             if hurried:
                 await _until_delivered(live, memory.written)
             resync = RESYNC_INTERVAL * (1 - RESYNC_JITTER * random.random())
@@ -235,20 +269,3 @@ def _at_least(seen: str | None, written: str | None) -> bool:
     if seen is not None and seen.isdigit() and written.isdigit():
         return int(seen) >= int(written)
     return seen == written
-
-
-def protecting(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
-    """While this is true kopf keeps its finalizer on the plan (``reentry.engine.protection``)."""
-    try:
-        plan = model.RecoveryPlanSpec.model_validate(dict(spec))
-        current = model.RecoveryPlanStatus.model_validate(dict(status)) if status else None
-    except ValidationError:
-        return False  # an invalid plan holds nothing a deletion could hand back
-    return protection.protects(plan, current)
-
-
-@kopf.on.delete(model.GROUP, model.VERSION, model.PLURAL, id="release-on-delete", when=protecting)
-async def release_on_delete(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    """A deleted plan leaves no pod behind a closed gate and no traffic half-moved."""
-    released = await controller.release_on_delete(memo.kube, body, memo.objects)
-    logger.info("plan deleted: released %d held pod(s) it selected", released)

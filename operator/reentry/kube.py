@@ -21,13 +21,16 @@ from lightkube import operators as op
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.authentication_v1 import TokenRequestSpec, TokenReviewSpec
+from lightkube.models.coordination_v1 import LeaseSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.authentication_v1 import TokenReview
+from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import Pod, ServiceAccount
 from lightkube.resources.discovery_v1 import EndpointSlice
 from lightkube.types import PatchType
 
 from reentry import cache, errors, model
+from reentry.engine.lease import LeaseRecord
 from reentry.throttle import DEFAULT_BURST, DEFAULT_QPS, Throttle
 
 RecoveryPlanResource = create_namespaced_resource(model.GROUP, model.VERSION, model.KIND, model.PLURAL)
@@ -95,13 +98,21 @@ def operator_client(qps: float = DEFAULT_QPS, burst: int = DEFAULT_BURST) -> Asy
     """The operator's client (kubeconfig, else in-cluster), every request paced by :class:`Throttle`.
 
     The throttle wraps the transport lightkube's httpx client built (it carries the cluster's TLS),
-    so reads, writes and pod releases share one rate limit; kopf's watches have their own client.
+    so reads, writes and pod releases share one rate limit; kopf's watches have their own client,
+    and so has leader election (:func:`election_client`).
     """
     client = AsyncClient(config=KubeConfig.from_env(), field_manager=FIELD_MANAGER)
     http = http_client(client)
     keep_alive(http._transport)
     http._transport = Throttle(http._transport, qps, burst)
     return client
+
+
+def election_client() -> AsyncClient:
+    """A client of its own for the Lease, outside the throttle: a renewal queued behind a release of
+    thousands of pods would miss its deadline and fence the leader mid-release. One read and at most
+    one write every two seconds."""
+    return AsyncClient(config=KubeConfig.from_env(), field_manager=FIELD_MANAGER)
 
 
 #: Connections kept open between requests: at least as many as pods released at once, so a release
@@ -170,6 +181,21 @@ class Kube:
                                               namespace=namespace, patch_type=PatchType.MERGE)
         return written.metadata.resourceVersion if written.metadata else None
 
+    async def write_finalizers(self, namespace: str, name: str, present: list[str], after: list[str],
+                               version: str | None) -> str | None:
+        """Set the plan's finalizers from ``present`` to ``after``; a Conflict (or Invalid: the test
+        failed) if they changed since they were read. Returns the plan's resourceVersion after the write."""
+        if present:  # compare-and-swap on the list itself: a status write meanwhile does not matter
+            patch: Any = [{"op": "test", "path": "/metadata/finalizers", "value": present},
+                          {"op": "replace", "path": "/metadata/finalizers", "value": after}]
+            patch_type = PatchType.JSON
+        else:  # no list to test: the version the list was read at
+            patch, patch_type = {"metadata": {"finalizers": after, "resourceVersion": version}}, PatchType.MERGE
+        with api_errors():
+            written = await self.client.patch(RecoveryPlanResource, name, patch, namespace=namespace,
+                                              patch_type=patch_type)
+        return written.metadata.resourceVersion if written.metadata else None
+
     async def request_token(self, account: str, namespace: str, audiences: list[str], seconds: int) -> str:
         """A TokenRequest for the ServiceAccount; the token ("" when the answer holds none). Never logged."""
         request = ServiceAccount.Token(metadata=ObjectMeta(), spec=TokenRequestSpec(
@@ -187,3 +213,41 @@ class Kube:
         return TokenReviewAnswer(bool(status and status.authenticated),
                                  status.user.username if status and status.user else None,
                                  tuple(status.audiences or ()) if status else (), status.error if status else None)
+
+    # -- leader election (``reentry.leadership``) --------------------------------------------------
+
+    async def read_lease(self, namespace: str, name: str) -> LeaseRecord | None:
+        """The Lease, or None if there is none."""
+        try:
+            with api_errors():
+                lease = await self.client.get(Lease, name, namespace=namespace)
+        except errors.NotFound:
+            return None
+        return _lease_record(lease)
+
+    async def write_lease(self, namespace: str, name: str, holder: str | None, duration: float,
+                          before: LeaseRecord | None) -> LeaseRecord:
+        """Write the Lease held by ``holder`` and renewed now: created if ``before`` is None, else
+        replaced at ``before``'s version (a Conflict if it changed since). A new holder stamps
+        acquireTime and counts a transition; ``holder`` None releases the Lease."""
+        now = datetime.now(UTC)
+        taking_over = holder is not None and (before is None or before.holder != holder)
+        transitions = (before.transitions if before else 0) + int(taking_over and before is not None)
+        spec = LeaseSpec(holderIdentity=holder, leaseDurationSeconds=max(1, round(duration)),
+                         leaseTransitions=transitions,
+                         acquireTime=now if taking_over else (before.acquired if before and holder else None),
+                         renewTime=now if holder else None)
+        lease = Lease(metadata=ObjectMeta(name=name, namespace=namespace,
+                                          resourceVersion=before.version if before else None), spec=spec)
+        with api_errors():
+            written = await (self.client.create(lease) if before is None else self.client.replace(lease))
+        return _lease_record(written)
+
+
+def _lease_record(lease: Lease) -> LeaseRecord:
+    spec = lease.spec or LeaseSpec()
+    return LeaseRecord(holder=spec.holderIdentity or None,
+                       duration=float(spec.leaseDurationSeconds) if spec.leaseDurationSeconds else None,
+                       transitions=spec.leaseTransitions or 0,
+                       version=lease.metadata.resourceVersion if lease.metadata else None,
+                       acquired=spec.acquireTime)

@@ -1,17 +1,23 @@
-"""One loop per plan, started and stopped by the plans' own watch events.
+"""One loop per plan, started and stopped by the plans' own watch events, and only where this replica acts.
 
 kopf's daemons would run these loops, but kopf keeps a finalizer on every object that has a daemon,
 for the object's whole life: a finished plan would then block its namespace's deletion whenever
 the operator is not running. Here a plan's loop starts with the first event that shows the plan,
-reads the newest version of it (each event replaces it), and stops when the plan is deleted or
-starts being deleted. The only finalizer left is the one kopf keeps for the plan's delete handler,
-and only while the plan protects something (``reentry.engine.protection``).
+reads the newest version of it (each event replaces it), and stops when the plan is gone. The loop
+itself keeps the plan's finalizer, only while the plan protects something, and does what a
+deletion must hand back (``handlers.reconcile``, ``reentry.engine.protection``).
+
+With leader election (``reentry.leadership``) every replica follows every plan (its caches stay
+warm, the newest version of each plan is kept) but only the leader runs loops: :meth:`PlanLoops.act`
+starts them all when it becomes leader, :meth:`PlanLoops.fence` cancels them all at once when it
+must stop acting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
@@ -33,41 +39,69 @@ class LivePlan:
         return str(version) if version is not None else None
 
 
+Starter = Callable[[LivePlan], Coroutine[Any, Any, None]]
+
+
 class PlanLoops:
-    """The running loops of one operator process, by plan."""
+    """The plans one operator process knows, and the loops it runs for them while it acts."""
 
-    def __init__(self) -> None:
-        self._loops: dict[PlanKey, tuple[LivePlan, asyncio.Task[None]]] = {}
+    def __init__(self, acting: bool = True) -> None:
+        self.acting = acting
+        self._known: dict[PlanKey, tuple[LivePlan, Starter, contextvars.Context]] = {}
+        self._tasks: dict[PlanKey, asyncio.Task[None]] = {}
 
-    def seen(self, key: PlanKey, body: Mapping[str, Any],
-             start: Callable[[LivePlan], Coroutine[Any, Any, None]]) -> bool:
-        """The watch delivered ``body`` of plan ``key``: it becomes the newest, and the plan's loop
-        is started (``start(live)``) unless one runs. True when a loop was started."""
-        running = self._loops.get(key)
-        if running is not None and not running[1].done():
-            running[0].body = body
+    def seen(self, key: PlanKey, body: Mapping[str, Any], start: Starter) -> bool:
+        """The watch delivered ``body`` of plan ``key``: it becomes the newest, and, while this replica
+        acts, the plan's loop is started (``start(live)``) unless one runs. True when a loop was started.
+
+        The loop runs in the context of this call (kopf's handler: its event posting lives in context
+        variables), even when :meth:`act` starts it later from elsewhere."""
+        known = self._known.get(key)
+        live = LivePlan(body) if known is None else known[0]
+        live.body = body
+        self._known[key] = (live, start, contextvars.copy_context())
+        return self._ensure(key) if self.acting else False
+
+    def _ensure(self, key: PlanKey) -> bool:
+        running = self._tasks.get(key)
+        if running is not None and not running.done():
             return False
-        live = LivePlan(body)
-        task = asyncio.get_running_loop().create_task(start(live), name=f"plan {key[0]}/{key[1]}")
+        live, start, context = self._known[key]
+        task = asyncio.get_running_loop().create_task(start(live), name=f"plan {key[0]}/{key[1]}",
+                                                      context=context.copy())
         task.add_done_callback(lambda done: _report(key, done))
-        self._loops[key] = (live, task)
+        self._tasks[key] = task
         return True
 
     def gone(self, key: PlanKey) -> None:
-        """The plan was deleted (or its deletion began): its loop is cancelled."""
-        running = self._loops.pop(key, None)
+        """The plan was deleted: forgotten, its loop cancelled."""
+        self._known.pop(key, None)
+        running = self._tasks.pop(key, None)
         if running is not None:
-            running[1].cancel()
+            running.cancel()
+
+    def act(self) -> int:
+        """This replica acts from now on (it became leader): every known plan's loop starts. Returns how many."""
+        self.acting = True
+        return sum(self._ensure(key) for key in list(self._known))
+
+    def fence(self) -> int:
+        """This replica must stop acting now (it lost the lease): every loop is cancelled, none waited
+        for. Returns how many were running."""
+        self.acting = False
+        tasks = [task for task in self._tasks.values() if not task.done()]
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        return len(tasks)
 
     def running(self) -> list[PlanKey]:
-        return [key for key, (_, task) in self._loops.items() if not task.done()]
+        return [key for key, task in self._tasks.items() if not task.done()]
 
     async def stop(self, timeout: float) -> None:
         """Cancel every loop and wait (at most ``timeout`` seconds) for them to end."""
-        tasks = [task for _, task in self._loops.values()]
-        self._loops.clear()
-        for task in tasks:
-            task.cancel()
+        tasks = list(self._tasks.values())
+        self.fence()
         if tasks:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout)

@@ -114,6 +114,9 @@ class Metrics:
         self.reconcile_duration = Histogram(
             "reentry_reconcile_duration_seconds", "Wall time of one evaluation: observe, decide, write, act.",
             buckets=RECONCILE_BUCKETS, registry=registry)
+        self.leader = Gauge(
+            "reentry_leader", "1 while this replica acts on plans (it holds the Lease, or runs without leader "
+            "election), else 0.", registry=registry)
         self.gc_pause = Histogram(
             "reentry_gc_pause_seconds",
             "Time the operator stood still in one garbage collection, by generation (2: a full one).",

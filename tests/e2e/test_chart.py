@@ -88,6 +88,9 @@ def install(cluster: Cluster, values: dict[str, Any]) -> Iterator[tuple[list[dic
             doc["metadata"]["name"] += f"-{release_ns}"
         if doc["kind"] == "ClusterRoleBinding":
             doc["roleRef"]["name"] += f"-{release_ns}"
+        if doc["kind"] == "Deployment":  # the Lease lives in the release's namespace
+            container = doc["spec"]["template"]["spec"]["containers"][0]
+            container["args"] = [a.replace(f"={RELEASE_NAMESPACE}", f"={release_ns}") for a in container["args"]]
     cluster.client.create(Namespace(metadata=ObjectMeta(name=release_ns)))
     rbac = [d for d in docs if d["kind"] in RBAC_KINDS]
     cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(rbac))
@@ -400,8 +403,8 @@ def test_namespace_scoped_mode_runs_a_drill_in_its_namespace_and_nothing_beyond(
     values = {"watchNamespaces": [watched], "rbac": {"clusterScopedCalls": cluster_scoped_calls}}
     with install(cluster, values) as (docs, release_ns):
         assert len(of_kind(operators(docs), "ClusterRole")) == int(cluster_scoped_calls)
-        assert {(d["kind"], d["metadata"].get("namespace")) for d in docs if d["kind"] in ("Role", "RoleBinding")} \
-            == {("Role", watched), ("RoleBinding", watched)}
+        assert {(d["kind"], d["metadata"].get("namespace")) for d in operators(docs)
+                if d["kind"] in ("Role", "RoleBinding")} == {("Role", watched), ("RoleBinding", watched)}
         args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
         assert f"--namespace={watched}" in args and not any(a in ("-A", "--all-namespaces") for a in args)
         account = one(docs, "ServiceAccount")["metadata"]["name"]

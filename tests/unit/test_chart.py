@@ -77,8 +77,12 @@ def aggregated(doc: dict[str, Any]) -> bool:
 
 
 def operators(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The documents without the ClusterRoles aggregated into the built-in user roles."""
-    return [d for d in docs if not aggregated(d)]
+    """The documents without the ClusterRoles aggregated into the built-in user roles and without the
+    leader election's Role and RoleBinding: the rules for what the plans make the operator call."""
+    return [d for d in docs if not aggregated(d) and not d["metadata"]["name"].endswith(LEADER_ELECTION_SUFFIX)]
+
+
+LEADER_ELECTION_SUFFIX = "-leader-election"
 
 
 Grant = tuple[str, str, str]  # (apiGroup, resource, verb)
@@ -190,7 +194,7 @@ def test_the_cluster_role_grants_exactly_what_the_operator_calls():
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": one(docs, "ServiceAccount")["metadata"]["name"],
                                     "namespace": RELEASE_NAMESPACE}]
-    assert not of_kind(docs, "Role")
+    assert not of_kind(operators(docs), "Role")
 
 
 def test_framework_and_application_rules_are_commented_apart():
@@ -211,14 +215,14 @@ def test_framework_and_application_rules_are_commented_apart():
 
 def test_namespace_scoped_mode_has_a_role_per_namespace_and_the_flags():
     docs = render({"watchNamespaces": ["shop", "payments"]})
-    roles = of_kind(docs, "Role")
+    roles = of_kind(operators(docs), "Role")
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["payments", "shop"]
     cluster_scoped = {("apiextensions.k8s.io", "customresourcedefinitions", v) for v in ("list", "watch")} | {
         (CORE, "namespaces", v) for v in ("list", "watch")} | {("authentication.k8s.io", "tokenreviews", "create")}
     for role in roles:
         assert grants(role["rules"]) == needed() - cluster_scoped
     assert grants(one(operators(docs), "ClusterRole")["rules"]) == cluster_scoped
-    bindings = of_kind(docs, "RoleBinding")
+    bindings = of_kind(operators(docs), "RoleBinding")
     assert sorted((b["metadata"]["namespace"], b["roleRef"]["kind"]) for b in bindings) == [
         ("payments", "Role"), ("shop", "Role")]
     args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -230,7 +234,7 @@ def test_namespace_scoped_mode_has_a_role_per_namespace_and_the_flags():
 def test_secrets_can_be_narrowed_to_named_namespaces():
     docs = render({"rbac": {"secretNamespaces": ["vault"]}})
     assert (CORE, "secrets", "get") not in grants(one(operators(docs), "ClusterRole")["rules"])
-    secrets_role = one(docs, "Role")
+    secrets_role = one(operators(docs), "Role")
     assert secrets_role["metadata"]["namespace"] == "vault"
     assert grants(secrets_role["rules"]) == SECRET_GET
 
@@ -240,7 +244,7 @@ def test_extra_rules_are_added_for_the_kinds_plans_name():
     docs = render({"rbac": {"extraRules": [extra]}})
     assert grants(one(operators(docs), "ClusterRole")["rules"]) == needed() | {(CORE, "services", "patch")}
     namespaced = render({"watchNamespaces": ["shop"], "rbac": {"extraRules": [extra]}})
-    assert (CORE, "services", "patch") in grants(one(namespaced, "Role")["rules"])
+    assert (CORE, "services", "patch") in grants(one(operators(namespaced), "Role")["rules"])
 
 
 def test_no_rbac_when_disabled():
@@ -259,7 +263,7 @@ def test_the_deployment_runs_non_root_read_only_with_probes_and_resources():
     docs = render()
     deployment = one(docs, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
-    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert deployment["spec"]["replicas"] == 2 and deployment["spec"]["strategy"]["type"] == "RollingUpdate"
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
     c = container(docs)
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
@@ -273,7 +277,8 @@ def test_the_deployment_runs_non_root_read_only_with_probes_and_resources():
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"health": 8080, "metrics": 8383}
     assert c["args"] == ["run", "--liveness=http://0.0.0.0:8080/healthz", "--metrics-port=8383", "--resync=300",
-                         "--qps=100", "--burst=500", "--log-format=text"]
+                         "--qps=100", "--burst=500", "--log-format=text", "--leader-elect",
+                         f"--leader-election-namespace={RELEASE_NAMESPACE}", "--leader-election-id=reentry"]
 
 
 def test_the_deployment_args_parse_with_the_operators_cli():
@@ -493,3 +498,41 @@ def test_the_network_policy_is_optional_and_narrow():
 def test_the_log_format_reaches_the_operator():
     assert "--log-format=text" in container(render())["args"]
     assert "--log-format=json" in container(render({"operator": {"logFormat": "json"}}))["args"]
+
+
+def test_two_replicas_elect_a_leader_spread_over_nodes_and_a_budget_keeps_one():
+    docs = render()
+    deployment = one(docs, "Deployment")
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    pod = deployment["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    term = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    budget = one(docs, "PodDisruptionBudget")
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    # the Lease: created, then read and renewed by its name only, in the release's namespace
+    role = one([d for d in docs if d["metadata"]["name"].endswith(LEADER_ELECTION_SUFFIX)], "Role")
+    assert role["metadata"]["namespace"] == RELEASE_NAMESPACE
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["reentry"],
+         "verbs": ["get", "update"]}]
+    binding = one([d for d in docs if d["metadata"]["name"].endswith(LEADER_ELECTION_SUFFIX)], "RoleBinding")
+    assert binding["subjects"][0]["name"] == one(docs, "ServiceAccount")["metadata"]["name"]
+    required = one(render({"antiAffinity": "required"}), "Deployment")["spec"]["template"]["spec"]["affinity"]
+    assert "requiredDuringSchedulingIgnoredDuringExecution" in required["podAntiAffinity"]
+    assert "affinity" not in one(render({"antiAffinity": "none"}), "Deployment")["spec"]["template"]["spec"]
+
+
+def test_without_leader_election_one_replica_recreated_and_more_is_refused(tmp_path: Path):
+    docs = render({"leaderElection": {"enabled": False}, "replicaCount": 1})
+    deployment = one(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert not [a for a in container(docs)["args"] if a.startswith("--leader")]
+    assert not of_kind(docs, "PodDisruptionBudget")
+    argv = [helm(), "template", RELEASE, str(CHART), "--set", "leaderElection.enabled=false"]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert result.returncode != 0 and "replicaCount > 1 needs leaderElection.enabled" in result.stderr

@@ -58,3 +58,33 @@ def test_a_loop_that_crashed_is_started_again_by_the_next_event_and_stop_ends_th
 
     asyncio.run(scenario())
     assert "the loop of plan ns/p ended: RuntimeError('a bug')" in caplog.text
+
+
+def test_a_standby_knows_every_plan_runs_no_loop_and_starts_them_all_when_it_leads_and_fences_at_once():
+    async def scenario() -> None:
+        loops, running = PlanLoops(acting=False), []
+
+        async def loop(live: LivePlan) -> None:
+            running.append(live.resource_version)
+            await asyncio.Event().wait()
+
+        assert not loops.seen(("ns", "a"), body("1"), loop)
+        assert not loops.seen(("ns", "b"), body("1"), loop)
+        assert not loops.seen(("ns", "a"), body("2"), loop)  # the newest version is kept all the same
+        loops.gone(("ns", "b"))
+        await asyncio.sleep(0.01)
+        assert loops.running() == [] and running == []
+
+        assert loops.act() == 1  # the plans it knows (b is gone), from their newest version
+        await asyncio.sleep(0.01)
+        assert running == ["2"] and loops.running() == [("ns", "a")]
+        assert loops.seen(("ns", "c"), body("1"), loop)  # while it acts, a new plan starts at once
+
+        assert loops.fence() == 2  # cancelled, not waited for
+        await asyncio.sleep(0)
+        assert loops.running() == [] and not loops.acting
+        assert not loops.seen(("ns", "a"), body("3"), loop)  # fenced: nothing starts again
+        assert loops.act() == 2
+        await loops.stop(1.0)
+
+    asyncio.run(scenario())
