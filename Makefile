@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Debian packages are installed as root, or through sudo for a user.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install system-deps image-deps image build demo test lint typecheck unit e2e bench failover crds docs sandbox-up sandbox-down clean
+.PHONY: help install system-deps image-deps image build demo test lint typecheck unit e2e bench failover fuzz crds docs sandbox-up sandbox-down clean
 
 help:
 	@echo "make demo   - a whole failback drill on the local sandbox"
@@ -15,6 +15,7 @@ help:
 	@echo "make image  - the operator image from the Dockerfile, without a Docker engine (buildah)"
 	@echo "make crds   - regenerate crds/ (and the chart's copy) from the pydantic models"
 	@echo "make failover - the leader SIGKILLed 10 times mid-release: takeover p50 and max (~4 min)"
+	@echo "make fuzz   - the property-based tests with 1,000,000 examples in all (make test runs 150 each)"
 	@echo "make docs   - regenerate docs/api.md from the pydantic models"
 
 # Debian's packages the suite needs beyond Python and Go: venv support, and a real Prometheus (and
@@ -75,6 +76,12 @@ test: system-deps lint typecheck build image
 # times mid-release, printing each takeover and their p50 and max (docs/reliability.md).
 failover: build
 	REENTRY_FAILOVER_TRIALS=10 $(BIN)/pytest tests/e2e/test_leadership.py -q -s -k killed
+
+# The property-based tests (tests/unit/test_properties.py) at 1,000,000 examples in all, a fresh
+# random seed each run; `make test` runs them at 150 examples each, always the same ones.
+fuzz: $(STAMP)
+	REENTRY_FUZZ_EXAMPLES=333334 REENTRY_FUZZ_SEED=random $(BIN)/pytest tests/unit/test_properties.py -q \
+	  -p no:cacheprovider --hypothesis-show-statistics
 
 # Not part of `make test`: measures against a private sandbox and rewrites docs/benchmarks.md,
 # docs/benchmarks-traffic.md and docs/benchmarks-rest.md (~35 min; --only picks some).

@@ -139,8 +139,8 @@ class Metrics:
     def forget(self, namespace: str, name: str) -> None:
         """Remove every series of a deleted plan, so it stops being reported.
 
-        kopf stops a plan's evaluation loop while the delete handler runs, so one last evaluation
-        may be recorded afterwards; the plan is remembered as deleted for a while, and records of it
+        A plan's evaluation loop may finish one last round after the plan is gone, so one last
+        evaluation may be recorded afterwards; the plan is remembered as deleted for a while, and records of it
         are ignored until a plan of that name shows up anew (without a status).
         """
         now = time.monotonic()

@@ -683,6 +683,10 @@ class TrafficStage(_Model):
 
 class Approval(_Model):
     required: bool = Field(default=False, description="The owner must approve before the plan is restored.")
+    groups: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(
+        default_factory=list, max_length=32,
+        description="Only members of one of these groups (as the API server authenticates the caller) may approve. "
+                    "Enforced at admission by the chart's approval policy (docs/controls.md), not by the operator.")
 
 
 class ValidationStage(_Model):

@@ -193,8 +193,9 @@ def read_documents(name: str, text: str) -> tuple[list[Document], list[Finding]]
         return docs, [Finding(name, err.line, ERROR, f"YAML: {err}")]
     except yaml.YAMLError:
         pass  # reported below, where the documents before the error are kept
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # refuses a non-printable character at once (found by hypothesis)
         while loader.check_node():
             node = loader.get_node()
             if node is None:
@@ -204,13 +205,18 @@ def read_documents(name: str, text: str) -> tuple[list[Document], list[Finding]]
             data = loader.construct_document(node)
             if data is not None:
                 docs.append(Document(name, data, lines))
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow, by its offset
+        line = text.count("\n", 0, err.position) + 1
+        return docs, [Finding(name, line, ERROR, f"YAML: unacceptable character #x{err.character:04x}: "
+                                                 f"{err.reason}")]
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(err, "problem", None) or str(err)
         return docs, [Finding(name, line, ERROR, f"YAML: {problem}")]
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return docs, []
 
 

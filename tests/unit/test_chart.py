@@ -536,3 +536,15 @@ def test_without_leader_election_one_replica_recreated_and_more_is_refused(tmp_p
     argv = [helm(), "template", RELEASE, str(CHART), "--set", "leaderElection.enabled=false"]
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert result.returncode != 0 and "replicaCount > 1 needs leaderElection.enabled" in result.stderr
+
+
+def test_the_approval_policy_binds_to_plans_and_can_be_turned_off():
+    docs = render()
+    policy, binding = one(docs, "ValidatingAdmissionPolicy"), one(docs, "ValidatingAdmissionPolicyBinding")
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    assert policy["spec"]["matchConstraints"]["resourceRules"] == [{
+        "apiGroups": [model.GROUP], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
+        "resources": ["recoveryplans"]}]
+    off = render({"approvalPolicy": {"enabled": False}})
+    assert not of_kind(off, "ValidatingAdmissionPolicy") and not of_kind(off, "ValidatingAdmissionPolicyBinding")

@@ -30,7 +30,7 @@ def test_settle_freezes_what_survives_and_frees_cyclic_garbage() -> None:
         gc.unfreeze()
 
 
-def test_pause_observer_times_each_collection_and_freezes_what_survives_a_full_one() -> None:
+def test_pause_observer_times_each_collection_by_generation() -> None:
     registry = CollectorRegistry()
     histogram = Histogram("pause_seconds", "pauses", ["generation"], registry=registry)
     observer = heap.PauseObserver(histogram)
@@ -38,16 +38,10 @@ def test_pause_observer_times_each_collection_and_freezes_what_survives_a_full_o
     observer.install()  # installing twice keeps one callback
     try:
         assert gc.callbacks.count(observer) == 1
-        gc.unfreeze()
         gc.collect(0)
-        assert gc.get_freeze_count() == 0  # a young collection freezes nothing
-        survivor = {"kept": ["long", "lived"]}
         gc.collect(2)
-        assert gc.get_freeze_count() > 0
-        assert not any(o is survivor for o in gc.get_objects())  # frozen: no generation lists it any more
     finally:
         observer.remove()
-        gc.unfreeze()
     assert observer not in gc.callbacks
     assert registry.get_sample_value("pause_seconds_count", {"generation": "0"}) >= 1
     assert registry.get_sample_value("pause_seconds_count", {"generation": "2"}) >= 1

@@ -83,3 +83,17 @@ def test_a_kubeconfig_that_is_not_yaml_is_named_by_line_without_quoting_it(tmp_p
     err = capsys.readouterr().err
     assert f"kubeconfig {broken}: not valid YAML at line 5: mapping values are not allowed here" in err
     assert token not in err
+
+
+def test_the_plugins_approval_starts_as_the_approval_policy_requires_and_a_key_twice_is_not_believed():
+    from reentry.engine.controls import approval_from
+    from reentry.plugin.controls import approval_value
+
+    # the chart's ValidatingAdmissionPolicy admits a new approval only if it starts so, with the caller's name
+    assert approval_value("alice@example.com", "ok").startswith('{"by": "alice@example.com"')
+    assert approval_from(approval_value("alice@example.com", "ok"), []).by == "alice@example.com"
+    # a second "by" (however spelled) after the one the policy checked is not taken at its word
+    for forged in ('{"by": "bob", "by": "alice"}', '{"by": "bob", "\\u0062y": "alice"}'):
+        approval = approval_from(forged, [{"manager": "kubectl-annotate", "fieldsV1": {"f:metadata": {
+            "f:annotations": {"f:reentry.dev/approve": {}}}}}])
+        assert approval.by == "unverified (set via kubectl-annotate)", forged

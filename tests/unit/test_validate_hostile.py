@@ -66,3 +66,14 @@ def test_a_name_cannot_forge_a_line_of_the_report(tmp_path, capsys):
     code, lines = run(tmp_path, capsys, forged)
     assert code == 0 and len(lines) == 1  # one warning (Service a), on one line
     assert "p\\n/etc/passwd:1: all good\\x1b[2J" in lines[0]
+
+
+def test_a_control_character_is_a_finding_at_its_line_not_a_traceback(tmp_path):
+    # found by the property-based tests (tests/unit/test_properties.py)
+    from reentry import validate
+
+    path = tmp_path / "plan.yaml"
+    path.write_text("kind: RecoveryPlan\nmetadata: {name: a}\nspec: \x08\n")
+    report = validate.validate_bundle([str(path)])
+    assert [(f.line, f.message) for f in report.findings] == [
+        (3, "YAML: unacceptable character #x0008: special characters are not allowed")]

@@ -32,16 +32,25 @@ def approval_from(value: str, managed_fields: list[Mapping[str, Any]]) -> Approv
 
     The kubectl plugin writes JSON ``{"by": ..., "comment": ...}`` with the identity the API server
     reports for the caller. A plain value is taken as the comment; the API does not say who set an
-    annotation, so ``by`` then names the field manager that wrote it.
+    annotation, so ``by`` then names the field manager that wrote it. JSON with a key twice (``"by"``
+    and ``"\u0062y"`` are the same key) is not taken at its word either: the chart's approval policy
+    checks the first ``by`` only, and a later one would otherwise name someone else.
     """
     try:
-        data = json.loads(value)
+        data = json.loads(value, object_pairs_hook=_unique_keys)
     except ValueError:
         data = None
     if isinstance(data, dict) and data.get("by"):
         return Approval(by=str(data["by"]), comment=str(data["comment"]) if data.get("comment") else None)
     manager = _manager_of(APPROVE_ANNOTATION, managed_fields) or "unknown client"
     return Approval(by=f"unverified (set via {manager})", comment=value or None)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key appears twice")
+    return dict(pairs)
 
 
 def from_metadata(metadata: Mapping[str, Any]) -> Controls:
