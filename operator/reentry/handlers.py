@@ -39,6 +39,9 @@ ERROR_DELAY, MAX_ERROR_DELAY = 0.5, 60.0
 FRESHNESS_TIMEOUT = 2.0
 #: How long the plans' loops get to end when the operator stops.
 LOOP_STOP_TIMEOUT = 10.0
+#: The phases of a plan re-entering now: the heap is not settled meanwhile (``reentry.heap``).
+MOVING_PHASES = frozenset({model.Phase.IDENTITY_PRE_WARMING, model.Phase.STATE_RECONCILIATION,
+                           model.Phase.DEPENDENCY_CONVERGENCE, model.Phase.TRAFFIC_REENTRY})
 #: Leader election (``reentry run --leader-elect``): the Lease's namespace and name, and this
 #: replica's identity; None runs without (this process acts on every plan it watches).
 LEADER_ELECTION: tuple[str, str, str] | None = None
@@ -71,7 +74,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.gc_pauses = heap.PauseObserver(metrics.METRICS.gc_pause)
     memo.gc_pauses.install()
     heap.settle()
-    memo.settling = asyncio.get_running_loop().create_task(heap.keep_settled(busy=memo.objects.following))
+    memo.moving = set()  # the plans re-entering now (pods released, checks gating, a ramp): no settle then
+    memo.settling = asyncio.get_running_loop().create_task(heap.keep_settled(
+        busy=lambda: bool(memo.moving) or memo.objects.following()))
 
 
 #: The handlers that only note a change for the plans' loops: their every success is not news.
@@ -230,6 +235,10 @@ async def reconcile(key: tuple[str, str], live: LivePlan, memo: Any, indexes: di
                 await asyncio.sleep(delay)
                 continue
             failures = 0
+            if decision.status.phase in MOVING_PHASES:
+                memo.moving.add(key)
+            else:
+                memo.moving.discard(key)
             metrics.record(*key, before, decision)
             for event in decision.events:
                 kopf.event(kopf.Body(cast(kopf.RawBody, body)), type="Warning" if event.warning else "Normal",
@@ -242,6 +251,7 @@ async def reconcile(key: tuple[str, str], live: LivePlan, memo: Any, indexes: di
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=delay)
     finally:
+        memo.moving.discard(key)
         wakeups.forget(key)
         memo.objects.unfollow(key)
 
