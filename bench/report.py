@@ -301,8 +301,9 @@ def loaded_table(alone: TrafficResult, loaded: TrafficResult, plans: int, pods: 
             row(f"one plan ramping, {plans} plans resting over {pods} gated pods", loaded), "",
             f"**Step latency p99 with {plans} plans resting / with one plan: {ratio:.2f}** "
             f"(goal <= {LOADED_STEP_GOAL:.0f}: {_verdict(ratio <= LOADED_STEP_GOAL)}).", "",
-            f"The operator's full garbage collections during the counted ramps (`reentry_gc_pause_seconds`, "
-            f"generation 2; see `reentry.heap`): {alone.full_collections()} with one plan, "
+            f"The operator's full garbage collections from the first counted ramp to the last "
+            f"(`reentry_gc_pause_seconds`, generation 2; its once-a-minute heap settles between the ramps "
+            f"included, see `reentry.heap`): {alone.full_collections()} with one plan, "
             f"{loaded.full_collections()} with {plans} plans resting."]
 
 
