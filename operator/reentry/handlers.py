@@ -16,7 +16,7 @@ from typing import Any, cast
 import kopf
 
 from reentry import cache, controller, heap, logs, metrics, model
-from reentry.kube import Kube, election_client, operator_client
+from reentry.kube import Kube, election_client, operator_client, unreachable
 from reentry.leadership import Leadership
 from reentry.loops import LivePlan, PlanLoops
 from reentry.objects import Objects
@@ -33,8 +33,9 @@ RESYNC_INTERVAL = 300.0
 RESYNC_JITTER = 0.2
 #: The operator's client-side rate limit (``reentry run --qps/--burst``; see ``reentry.throttle``).
 QPS, BURST = DEFAULT_QPS, DEFAULT_BURST
-#: After failed evaluations (API server unreachable, a bug), wait 0.5 s, 1 s, 2 s, ... up to a minute.
-ERROR_DELAY, MAX_ERROR_DELAY = 0.5, 60.0
+#: After failed evaluations (a bug, a refusal), wait 0.5 s, 1 s, 2 s, ... up to a minute; while the API
+#: server cannot be reached, at most 5 s, so a plan resumes within seconds of its return.
+ERROR_DELAY, MAX_ERROR_DELAY, MAX_UNREACHABLE_DELAY = 0.5, 60.0, 5.0
 #: How long to wait for the watch to deliver our own status write before evaluating again.
 FRESHNESS_TIMEOUT = 2.0
 #: How long the plans' loops get to end when the operator stops.
@@ -228,9 +229,10 @@ async def reconcile(key: tuple[str, str], live: LivePlan, memo: Any, indexes: di
                     if not controller.protects(body, decision.status):
                         removed = await controller.keep_finalizer(memo.kube, body, wanted=False)
                         memory.written = removed or memory.written
-            except Exception:
+            except Exception as err:
                 failures += 1
-                delay = min(MAX_ERROR_DELAY, ERROR_DELAY * 2 ** (failures - 1))
+                ceiling = MAX_UNREACHABLE_DELAY if unreachable(err) else MAX_ERROR_DELAY
+                delay = min(ceiling, ERROR_DELAY * 2 ** (failures - 1))
                 logger.exception("plan %s/%s: evaluation failed; retrying in %.1f s", *key, delay)
                 await asyncio.sleep(delay)
                 continue

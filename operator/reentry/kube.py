@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+import httpx2 as httpx
 from lightkube import ApiError, AsyncClient, Client
 from lightkube import operators as op
 from lightkube.config.kubeconfig import KubeConfig
@@ -44,6 +45,12 @@ def api_errors() -> Iterator[None]:
         yield
     except ApiError as err:
         raise errors.api_refusal(err.status.code, err.status.reason, err.status.message) from err
+
+
+def unreachable(err: BaseException) -> bool:
+    """The API server could not be reached or is not serving yet (connection refused or reset, a
+    timeout, 429/5xx): worth asking again soon, unlike a bug or a refusal."""
+    return isinstance(err, errors.Unavailable | httpx.TransportError | ConnectionError | TimeoutError)
 
 
 def http_client(client: AsyncClient | Client) -> Any:

@@ -53,6 +53,8 @@ class Sandbox:
     api_port: int = 0
     etcd_port: int = 0
     pids: dict[str, int] = field(default_factory=dict)
+    commands: dict[str, list[str]] = field(default_factory=dict)
+    """How each process was started, so one can be stopped and started again (fault drills)."""
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
     """Handles of the processes this ``up`` started (not persisted: ``down`` may run elsewhere)."""
 
@@ -80,7 +82,8 @@ class Sandbox:
         return self.directory / "logs" / f"{name}.log"
 
     def save(self) -> None:
-        data = {"api_port": self.api_port, "etcd_port": self.etcd_port, "pids": self.pids}
+        data = {"api_port": self.api_port, "etcd_port": self.etcd_port, "pids": self.pids,
+                "commands": self.commands}
         self.state_file.write_text(json.dumps(data, indent=2))
 
     @classmethod
@@ -89,6 +92,7 @@ class Sandbox:
         if box.state_file.exists():
             data = json.loads(box.state_file.read_text())
             box.api_port, box.etcd_port, box.pids = data["api_port"], data["etcd_port"], data["pids"]
+            box.commands = data.get("commands", {})
         return box
 
 
@@ -160,6 +164,7 @@ def _spawn(box: Sandbox, name: str, argv: list[str], env: dict[str, str] | None 
                                 start_new_session=True, env=env)
     box.pids[name] = proc.pid
     box.procs[name] = proc
+    box.commands[name] = argv
     box.save()
 
 
@@ -319,6 +324,41 @@ def _package_root() -> str:
     return f"{root}{os.pathsep}{existing}" if existing else root
 
 
+def _stop(name: str, pid: int, timeout: float) -> None:
+    """SIGTERM the process group, SIGKILL it if it is still there after ``timeout`` seconds."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while _alive(pid, _expected_command(name)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid, _expected_command(name)):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def stop_process(box: Sandbox, name: str, timeout: float = 20) -> None:
+    """Stop one process of a running sandbox (a fault drill: the API server or etcd gone a while)."""
+    pid = box.pids.get(name)
+    if pid is None or not _alive(pid, _expected_command(name)):
+        raise RuntimeError(f"{name} is not running in the sandbox at {box.directory}")
+    _stop(name, pid, timeout)
+    if name in box.procs:
+        box.procs.pop(name).wait(timeout=5)
+
+
+def start_process(box: Sandbox, name: str, timeout: float = 120) -> None:
+    """Start again, as it was started, one process :func:`stop_process` stopped; return once it serves."""
+    if name not in box.commands:
+        raise RuntimeError(f"the sandbox at {box.directory} has no record of how {name} was started")
+    _spawn(box, name, box.commands[name],
+           env={**os.environ, "PYTHONPATH": _package_root()} if name == "kubelet" else None)
+    if name == "etcd":
+        _wait("etcd", lambda: _etcd_healthy(box), timeout, box, "etcd")
+    elif name == "kube-apiserver":
+        _wait("kube-apiserver /readyz", lambda: api_ready(box), timeout, box, "kube-apiserver")
+
+
 def down(directory: Path | None = None, timeout: float = 20) -> list[str]:
     """Stop exactly the processes ``up`` recorded, newest first; return what was stopped."""
     box = Sandbox.load(directory)
@@ -327,15 +367,7 @@ def down(directory: Path | None = None, timeout: float = 20) -> list[str]:
         pid = box.pids.get(name)
         if pid is None or not _alive(pid, _expected_command(name)):
             continue
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-        deadline = time.monotonic() + timeout
-        while _alive(pid, _expected_command(name)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(pid, _expected_command(name)):
-            os.killpg(pid, signal.SIGKILL)
+        _stop(name, pid, timeout)
         stopped.append(f"{name} (pid {pid})")
     box.state_file.unlink(missing_ok=True)
     # The sandbox is disposable: a fresh etcd on every `up` keeps runs independent.
