@@ -1,9 +1,10 @@
-"""No Secret value reaches the operator's logs (text or JSON, at debug level), a plan's status or its Events.
+"""No Secret value reaches the operator's logs (text or JSON, at debug), its metrics, a plan's status or Events.
 
 A plan whose identity checks read three Secrets (a TLS certificate with its private key, a token
 read by a ``resource`` check, a versioned signing key compared by ``secretFreshness``) is run by
 an operator of its own, once per log format. Every trace of the Secrets' values (raw, base64,
-and the body lines of the PEM private key) is then looked for in everything the operator wrote.
+and the body lines of the PEM private key) is then looked for in everything the operator wrote
+and in what its /metrics serves.
 The JSON lines are also checked for shape: each one an object with time, level, logger and
 message, and the plan's lines attributed to it (namespace, plan, stage).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import yaml
 
 from tests.e2e.conftest import Cluster, apply_docs, start_operator, stop_operator
 from tests.e2e.story import by_name, gated_service, given_running_pods, recovery_plan, service_entry, wait_status
+from tests.e2e.test_chart import free_port
 from tests.e2e.test_identity import issue, secret, tls_secret
 
 PLAN = "scanned"
@@ -45,11 +48,11 @@ def the_plan() -> dict[str, Any]:
         {"name": "fresh-key", "secretFreshness": {"secret": "signing-key", "clients": {"name": "clients-key"}}}]})
 
 
-def written_by_the_operator(cluster: Cluster, namespace: str, log: Path) -> str:
-    """The log, the plan (status included) and the namespace's Events, as text."""
+def written_by_the_operator(cluster: Cluster, namespace: str, log: Path, metrics: str) -> str:
+    """The log, the metrics, the plan (status included) and the namespace's Events, as text."""
     plan = cluster.kubectl("get", "recoveryplan", PLAN, "-o", "json", namespace=namespace).stdout
     events = cluster.kubectl("get", "events", "-o", "json", namespace=namespace).stdout
-    return "\n".join((log.read_text(errors="replace"), plan, events))
+    return "\n".join((log.read_text(errors="replace"), metrics, plan, events))
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
@@ -70,12 +73,16 @@ def test_no_secret_value_reaches_logs_status_or_events(cluster: Cluster, solo_na
 
     # When an operator of its own, at debug level, in this log format, evaluates the plan
     log = tmp_path / "operator.log"
-    operator = start_operator(cluster, log, namespace=ns, extra_args=("--debug", f"--log-format={log_format}"))
+    port = free_port()
+    operator = start_operator(cluster, log, namespace=ns, metrics_port=port,
+                              extra_args=("--debug", f"--log-format={log_format}"))
     try:
         apply_docs(cluster, ns, [the_plan()])
         status = wait_status(cluster, ns, PLAN, "every identity check to have a result", lambda s: {
             name: c.get("result") for name, c in by_name(s.get("checks", [])).items()} == {
             "tls": "Pass", "token": "Fail", "fresh-key": "Pass"})
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
     finally:
         stop_operator(operator)
 
@@ -84,9 +91,10 @@ def test_no_secret_value_reaches_logs_status_or_events(cluster: Cluster, solo_na
     assert checks["token"]["observed"].startswith("sha256:"), checks["token"]
     assert "PRIVATE" not in json.dumps(checks["tls"])
     # And no trace of any Secret value is in the log, the plan or its Events
-    written = written_by_the_operator(cluster, ns, log)
+    assert f'reentry_check_result{{check="token",namespace="{ns}"' in metrics  # the plan's series are there
+    written = written_by_the_operator(cluster, ns, log, metrics)
     leaked = sorted(t for t in forbidden if t in written)
-    assert not leaked, f"Secret material in what the operator wrote ({log_format} logs): {leaked[:3]}"
+    assert not leaked, f"Secret material in what the operator wrote or serves ({log_format} logs): {leaked[:3]}"
     assert len(written) > 10_000  # the debug log was written (a silent operator would pass the scan)
 
     if log_format == "json":
