@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -93,7 +92,7 @@ def operator_process(box: cluster.Sandbox, log: Path) -> Iterator[OperatorProces
     """Start the operator, at its shipped defaults, against the sandbox; stop it (and only it, by its
     process group) on the way out."""
     env = {**os.environ, "KUBECONFIG": str(box.kubeconfig)}
-    port = _free_port()  # not the default 8383: it would collide with any other operator on the machine
+    port = cluster.free_port()  # not the default 8383: it would collide with any other operator on the machine
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", "run", "--all-namespaces",
                                  "--metrics-port", str(port), "--metrics-address", "127.0.0.1"],
@@ -103,13 +102,6 @@ def operator_process(box: cluster.Sandbox, log: Path) -> Iterator[OperatorProces
         yield OperatorProcess(proc, log, port)
     finally:
         _stop(proc)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

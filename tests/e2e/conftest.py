@@ -74,6 +74,18 @@ class Cluster:
         return result
 
 
+def with_crd(kubeconfig: Path, kubectl_bin: str) -> Cluster:
+    """A handle on the control plane at ``kubeconfig``, with the RecoveryPlan CRD installed from crds/."""
+    client = Client(config=KubeConfig.from_file(kubeconfig), field_manager="reentry-tests")
+    handle = Cluster(kubeconfig, kubectl_bin, client)
+    handle.kubectl("apply", "--server-side", "-f", str(ROOT / "crds" / crd.CRD_FILE))
+    # `kubectl wait` errors out when asked before the CRD has any status; poll instead.
+    wait_for("the RecoveryPlan CRD to be Established", lambda: "True" in handle.kubectl(
+        "get", "crd/recoveryplans.reentry.dev", "-o",
+        "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False).stdout)
+    return handle
+
+
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """The session's control plane, with the RecoveryPlan CRD installed from crds/."""
@@ -90,14 +102,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         print(f"\nsandbox up in {time.monotonic() - started:.1f}s at {box.server}", file=sys.stderr)
         kubeconfig, kubectl_bin = box.kubeconfig, str(box.bin_dir / "kubectl")
     try:
-        client = Client(config=KubeConfig.from_file(kubeconfig), field_manager="reentry-tests")
-        handle = Cluster(kubeconfig, kubectl_bin, client)
-        handle.kubectl("apply", "--server-side", "-f", str(ROOT / "crds" / crd.CRD_FILE))
-        # `kubectl wait` errors out when asked before the CRD has any status; poll instead.
-        wait_for("the RecoveryPlan CRD to be Established", lambda: "True" in handle.kubectl(
-            "get", "crd/recoveryplans.reentry.dev", "-o",
-            "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False).stdout)
-        yield handle
+        yield with_crd(kubeconfig, kubectl_bin)
     finally:
         if box_dir is not None:
             from reentry.sandbox import cluster as sandbox

@@ -107,6 +107,12 @@ def released_count(cluster: Cluster, namespace: str, app: str | None = None) -> 
     return sum(released(p) for p in cluster.client.list(Pod, namespace=namespace, labels=labels))
 
 
+def release_times(cluster: Cluster, namespace: str, app: str) -> list[datetime]:
+    """When each pod of ``app`` had its gate opened (the condition's transition time, whole seconds), sorted."""
+    return sorted(c.lastTransitionTime for p in cluster.client.list(Pod, namespace=namespace, labels={"app": app})
+                  for c in (p.status.conditions or []) if c.type == READINESS_GATE and c.status == "True")
+
+
 def by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Status lists (services, checks, actions) keyed by name."""
     return {i["name"]: i for i in items}

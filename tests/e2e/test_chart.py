@@ -14,7 +14,6 @@ in another namespace the same calls are refused (403) and a plan there is never 
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from lightkube.resources.rbac_authorization_v1 import ClusterRoleBinding
 
 from reentry.kube import RecoveryPlanResource
 from reentry.model import READINESS_GATE
+from reentry.sandbox.cluster import free_port
 from tests.e2e.conftest import SOLO_PREFIX, Cluster, apply_docs, wait_for
 from tests.e2e.story import (
     by_name,
@@ -62,12 +62,6 @@ WEIGHT = "external-dns.alpha.kubernetes.io/aws-weight"
 #: way docs/install.md says to (rbac.extraRules), not by a wildcard.
 EXTRA_RULES = [{"apiGroups": [""], "resources": ["services"], "verbs": ["get", "patch", "watch"]}]
 RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -16,19 +16,16 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from lightkube import Client
-from lightkube.config.kubeconfig import KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import ConfigMap, Namespace, Pod
+from lightkube.resources.core_v1 import ConfigMap, Namespace
 
-from reentry import crd
-from reentry.model import READINESS_GATE
 from reentry.sandbox import cluster as sandbox
-from tests.e2e.conftest import ROOT, Cluster, apply_docs, start_operator, stop_operator, wait_for
+from tests.e2e.conftest import Cluster, apply_docs, start_operator, stop_operator, wait_for, with_crd
 from tests.e2e.story import (
     gated_service,
     given_running_pods,
     recovery_plan,
+    release_times,
     released_count,
     service_entry,
     wait_phase,
@@ -46,20 +43,10 @@ def own_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[sand
     directory = tmp_path_factory.mktemp("faulty-sandbox")
     box = sandbox.up(directory)
     try:
-        client = Client(config=KubeConfig.from_file(box.kubeconfig), field_manager="reentry-tests")
-        handle = Cluster(box.kubeconfig, str(box.bin_dir / "kubectl"), client)
-        handle.kubectl("apply", "--server-side", "-f", str(ROOT / "crds" / crd.CRD_FILE))
-        wait_for("the CRD", lambda: "True" in handle.kubectl(
-            "get", "crd/recoveryplans.reentry.dev", "-o",
-            "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False).stdout)
+        handle = with_crd(box.kubeconfig, str(box.bin_dir / "kubectl"))
         yield box, handle
     finally:
         sandbox.down(directory)
-
-
-def release_times(cluster: Cluster) -> list[datetime]:
-    return sorted(c.lastTransitionTime for p in cluster.client.list(Pod, namespace=NAMESPACE, labels={"app": "a"})
-                  for c in (p.status.conditions or []) if c.type == READINESS_GATE and c.status == "True")
 
 
 def test_the_api_server_down_30_s_mid_release_and_etcd_restarted_mid_ramp(
@@ -97,7 +84,7 @@ def test_the_api_server_down_30_s_mid_release_and_etcd_restarted_mid_ramp(
         stop_operator(operator)
 
     # And nothing was released early, nothing lost: every pod once, every gap at least the interval
-    times = release_times(cluster)
+    times = release_times(cluster, NAMESPACE, "a")
     assert len(times) == PODS
     gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
     resumed = min(t for t in times if t >= serving_again.replace(microsecond=0))

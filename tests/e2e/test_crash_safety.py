@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import signal
-from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import ConfigMap, Pod
+from lightkube.resources.core_v1 import ConfigMap
 
-from reentry.model import READINESS_GATE
 from tests.e2e.conftest import Cluster, Operator, apply_docs, start_operator, stop_operator, wait_for
 from tests.e2e.story import (
     by_name,
@@ -21,6 +19,7 @@ from tests.e2e.story import (
     given_running_pods,
     jobs_of,
     recovery_plan,
+    release_times,
     released_count,
     service_entry,
     wait_phase,
@@ -35,11 +34,6 @@ def kill(operator: Operator) -> None:
     """SIGKILL: no shutdown handler runs, exactly like an OOM kill or a node loss."""
     operator.process.send_signal(signal.SIGKILL)
     operator.process.wait(timeout=10)
-
-
-def release_times(cluster: Cluster, namespace: str, app: str) -> list[datetime]:
-    return sorted(c.lastTransitionTime for p in cluster.client.list(Pod, namespace=namespace, labels={"app": app})
-                  for c in (p.status.conditions or []) if c.type == READINESS_GATE and c.status == "True")
 
 
 def test_kill_and_restart_at_an_action_a_hold_and_between_batches(cluster: Cluster, solo_namespace: str,

@@ -7,9 +7,9 @@ from typing import Any
 
 from lightkube.resources.core_v1 import Pod
 
-from reentry.model import READINESS_GATE, START_ANNOTATION
+from reentry.model import START_ANNOTATION
 from tests.e2e.conftest import Cluster, Operator, apply_docs, load_example, wait_for
-from tests.e2e.story import released
+from tests.e2e.story import release_times, released
 from tests.e2e.story import wait_phase as wait_plan_phase
 
 PLAN = "checkout-failback"
@@ -17,13 +17,6 @@ PLAN = "checkout-failback"
 
 def wait_phase(cluster: Cluster, namespace: str, phase: str) -> dict[str, Any]:
     return wait_plan_phase(cluster, namespace, PLAN, phase)
-
-
-def release_times(cluster: Cluster, namespace: str, app: str) -> list[str]:
-    """When each pod of ``app`` had its gate opened (the condition's transition time, as the API stores it)."""
-    return sorted(c.lastTransitionTime.isoformat()
-                  for p in cluster.client.list(Pod, namespace=namespace, labels={"app": app})
-                  for c in (p.status.conditions or []) if c.type == READINESS_GATE and c.status == "True")
 
 
 def given_a_restored_shop_held_back(cluster: Cluster, namespace: str) -> None:

@@ -19,20 +19,25 @@ import signal
 import statistics
 import time
 import uuid
-from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 
 from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.resources.coordination_v1 import Lease
-from lightkube.resources.core_v1 import Pod
 
 from reentry.kube import Kube
 from reentry.leadership import Leadership
-from reentry.model import READINESS_GATE
 from tests.e2e.conftest import Cluster, Operator, apply_docs, start_operator, stop_operator, wait_for
-from tests.e2e.story import gated_service, given_running_pods, recovery_plan, released_count, service_entry, wait_phase
+from tests.e2e.story import (
+    gated_service,
+    given_running_pods,
+    recovery_plan,
+    release_times,
+    released_count,
+    service_entry,
+    wait_phase,
+)
 
 TRIALS = int(os.environ.get("REENTRY_FAILOVER_TRIALS", "3"))
 TAKEOVER_GOAL = 15.0
@@ -90,11 +95,6 @@ def holder(cluster: Cluster, namespace: str, name: str) -> str | None:
     return lease.spec.holderIdentity if lease.spec else None
 
 
-def release_times(cluster: Cluster, namespace: str) -> list[datetime]:
-    return sorted(c.lastTransitionTime for p in cluster.client.list(Pod, namespace=namespace, labels={"app": "a"})
-                  for c in (p.status.conditions or []) if c.type == READINESS_GATE and c.status == "True")
-
-
 def test_the_standby_takes_over_within_15_s_of_a_leader_killed_mid_release(cluster: Cluster, solo_namespace: str,
                                                                          tmp_path: Path):
     ns, lease_id = solo_namespace, f"reentry-{uuid.uuid4().hex[:6]}"
@@ -133,7 +133,7 @@ def test_the_standby_takes_over_within_15_s_of_a_leader_killed_mid_release(clust
         # Then the release finishes, one batch at a time: never two at once (two acting operators would
         # release faster than the interval), each pod once
         wait_phase(cluster, ns, "failover", "Restored", timeout=pods * INTERVAL + 60)
-        times = release_times(cluster, ns)
+        times = release_times(cluster, ns, "a")
         assert len(times) == pods
         gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
         assert min(gaps) >= INTERVAL - 1, gaps  # lastTransitionTime has whole seconds

@@ -96,7 +96,8 @@ class Sandbox:
         return box
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -290,8 +291,8 @@ def up(directory: Path | None = None, nodes: int = NODES) -> Sandbox:
 def _start(box: Sandbox, paths: dict[str, Path], nodes: int) -> None:
     if not box.certs.complete():
         certs.generate(box.certs)
-    box.etcd_port, box.api_port = _free_port(), _free_port()
-    peer_port = _free_port()
+    box.etcd_port, box.api_port = free_port(), free_port()
+    peer_port = free_port()
     write_kubeconfig(box)
     _link_tools(box, paths)
 
