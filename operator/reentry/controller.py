@@ -296,13 +296,18 @@ def _progress_may_wait(written_at: datetime, status: model.RecoveryPlanStatus, d
 # ---- the finalizer: kept only while the plan protects something (``engine.protection``) -----------
 
 
-def protects(body: Mapping[str, Any], status: model.RecoveryPlanStatus | None) -> bool:
-    """Whether deleting the plan, as ``status`` leaves it, would leave something to hand back."""
+def valid_spec(body: Mapping[str, Any]) -> model.RecoveryPlanSpec | None:
+    """The plan's spec, or None if it is invalid (the evaluation reports why)."""
     try:
-        spec = model.RecoveryPlanSpec.model_validate(body.get("spec") or {})
+        return model.RecoveryPlanSpec.model_validate(body.get("spec") or {})
     except ValidationError:
-        return False  # an invalid plan holds nothing a deletion could hand back
-    return protection.protects(spec, status)
+        return None
+
+
+def protects(spec: model.RecoveryPlanSpec | None, status: model.RecoveryPlanStatus | None) -> bool:
+    """Whether deleting the plan, as ``status`` leaves it, would leave something to hand back (an
+    invalid plan, ``spec`` None, holds nothing)."""
+    return spec is not None and protection.protects(spec, status)
 
 
 async def keep_finalizer(kube: Kube, body: Mapping[str, Any], wanted: bool) -> str | None:

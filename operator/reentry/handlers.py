@@ -219,14 +219,14 @@ async def reconcile(key: tuple[str, str], live: LivePlan, memo: Any, indexes: di
                     _, before = controller.parse(body)
                     logs.at_stage(before.stage if before else None)
                     # The finalizer first: nothing is held or moved that a deletion could not hand back.
-                    if controller.protects(body, before):
+                    if controller.protects(controller.valid_spec(body), before):
                         added = await controller.keep_finalizer(memo.kube, body, wanted=True)
                         if added is not None:
                             await _until_delivered(live, added)
                             continue
                     decision = await controller.reconcile(memo.kube, memo.objects, view, body, memory=memory)
                     removed = None
-                    if not controller.protects(body, decision.status):
+                    if not controller.protects(memory.spec, decision.status):  # the spec it just validated
                         removed = await controller.keep_finalizer(memo.kube, body, wanted=False)
                         memory.written = removed or memory.written
             except Exception as err:
