@@ -19,7 +19,8 @@ def _run(args: argparse.Namespace) -> int:
     reentry.handlers.RESYNC_INTERVAL = args.resync
     reentry.handlers.QPS, reentry.handlers.BURST = args.qps, args.burst
     if args.leader_elect:
-        reentry.handlers.LEADER_ELECTION = (args.leader_election_namespace, args.leader_election_id, args.identity)
+        reentry.handlers.LEADER_ELECTION = (args.leader_election_namespace or _pod_namespace(),
+                                            args.leader_election_id, args.identity or _identity())
 
     kopf.configure(verbose=args.verbose, debug=args.debug)
     logs.use_format(args.log_format)
@@ -186,11 +187,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--leader-elect", action="store_true",
                      help="run as one of several replicas: only the holder of a Lease acts, the others keep their "
                      "caches warm and take over within about 10 s (see docs/reliability.md)")
-    run.add_argument("--leader-election-namespace", default=_pod_namespace(), metavar="NAMESPACE",
+    run.add_argument("--leader-election-namespace", metavar="NAMESPACE",
                      help="where the Lease lives (default: the pod's namespace, else default)")
     run.add_argument("--leader-election-id", default="reentry", metavar="NAME",
                      help="the Lease's name (default reentry)")
-    run.add_argument("--identity", default=_identity(),
+    run.add_argument("--identity",
                      help="this replica's name in the Lease (default: the pod's name, else the host name and a "
                      "random suffix)")
     run.add_argument("--log-format", choices=("text", "json"), default="text",
