@@ -76,6 +76,14 @@ class OperatorProcess:
             figures[f"{match[2]}:{match[1]}"] = float(match[3])  # type: ignore[assignment]
         return figures
 
+    async def collections_during(self, run: Awaitable[T]) -> tuple[T, Counter[str]]:
+        """``run``'s result, and the operator's garbage collections while it ran (as :meth:`collections`)."""
+        before = await asyncio.to_thread(self.collections)
+        result = await run
+        after = await asyncio.to_thread(self.collections)
+        after.subtract(before)
+        return result, after
+
     def check_alive(self) -> None:
         """Raise, with the end of its log, if the operator has exited."""
         code = self.process.poll()
@@ -85,6 +93,12 @@ class OperatorProcess:
     def log_tail(self, lines: int = 30) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def full_collections(collections: Counter[str]) -> str:
+    """The full (generation 2) collections in ``collections`` (as :meth:`OperatorProcess.collections`), for a report."""
+    count, paused = int(collections["2:count"]), collections["2:sum"]
+    return f"{count} ({paused * 1000 / count:.0f} ms each on average)" if count else "none"
 
 
 @contextmanager

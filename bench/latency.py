@@ -42,23 +42,26 @@ class LatencyResult:
 
 @dataclass
 class Namespaces:
-    """The two namespaces, with a watch on pods and one on EndpointSlices in each."""
+    """The two namespaces, with a watch on pods and one on EndpointSlices in each, and the baselines'
+    own releases (one client over all trials, its connections kept open like the operator's)."""
 
     op: str
     ctl: str
     pods: dict[str, Recorder]
     slices: dict[str, Recorder]
+    kube: Kube
 
     @classmethod
     async def create(cls, client: AsyncClient) -> Namespaces:
         op, ctl = await create_namespace(client, "latency-op"), await create_namespace(client, "latency-ctl")
         pods = {ns: await Recorder(client, workload.PodDict, ns).start() for ns in (op, ctl)}
         slices = {ns: await Recorder(client, EndpointSlice, ns).start() for ns in (op, ctl)}
-        return cls(op, ctl, pods, slices)
+        return cls(op, ctl, pods, slices, Kube(client))
 
     async def stop(self) -> None:
         for recorder in (*self.pods.values(), *self.slices.values()):
             await recorder.stop()
+        await self.kube.close()
 
 
 async def _setup(client: AsyncClient, namespace: str, base: str, dep: str) -> None:
@@ -71,8 +74,7 @@ async def _setup(client: AsyncClient, namespace: str, base: str, dep: str) -> No
 
 async def _baselines(client: AsyncClient, spaces: Namespaces, index: int) -> tuple[float, float]:
     """The chain and the ideal reaction in the ``ctl`` namespace: (chain, ideal)."""
-    base, dep, ns = f"base-{index}", f"dep-{index}", spaces.ctl
-    kube = Kube(client)
+    base, dep, ns, kube = f"base-{index}", f"dep-{index}", spaces.ctl, spaces.kube
     ready = spaces.slices[ns].first(workload.slice_ready(base))
     dep_open = spaces.pods[ns].first(workload.released(dep))
     sent = time.monotonic()

@@ -106,7 +106,9 @@ def throughput_table(r: ThroughputResult) -> list[str]:
         f"{_verdict(r.ratio >= THROUGHPUT_GOAL)}): both until the watch saw the last gate open, the operator's "
         f"reaction included. Without the reaction (first to last release, both as the watch saw them): "
         f"{r.release_phase_ratio:.2f}. Against the raw loop's last response instead (before its watch saw it): "
-        f"{r.response_ratio:.2f}.",
+        f"{r.response_ratio:.2f}.", "",
+        f"The operator's full garbage collections (`reentry_gc_pause_seconds`, generation 2; see `reentry.heap`) "
+        f"during the baseline: {r.full_collections()[0]}; during its own run: {r.full_collections()[1]}.",
     ]
 
 
@@ -302,7 +304,7 @@ def loaded_table(alone: TrafficResult, loaded: TrafficResult, plans: int, pods: 
             f"**Step latency p99 with {plans} plans resting / with one plan: {ratio:.2f}** "
             f"(goal <= {LOADED_STEP_GOAL:.0f}: {_verdict(ratio <= LOADED_STEP_GOAL)}).", "",
             f"The operator's full garbage collections from the first counted ramp to the last "
-            f"(`reentry_gc_pause_seconds`, generation 2; its once-a-minute heap settles between the ramps "
+            f"(`reentry_gc_pause_seconds`, generation 2; heap settles between the ramps "
             f"included, see `reentry.heap`): {alone.full_collections()} with one plan, "
             f"{loaded.full_collections()} with {plans} plans resting."]
 

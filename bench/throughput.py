@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from lightkube import AsyncClient
 
 from bench import workload
-from bench.env import OperatorProcess, create_all, create_namespace, until_idle
+from bench.env import OperatorProcess, create_all, create_namespace, full_collections, until_idle
 from bench.watch import Recorder, Tally
 from reentry.kube import Kube
 
@@ -39,6 +40,12 @@ class ThroughputResult:
     raw_observed_seconds: float  # first patch to the watch seeing the last gate open
     operator_seconds: float      # plan created to the watch seeing the last gate open
     operator_reaction: float     # plan created to the watch seeing the first gate open
+    collections: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+    """The operator's garbage collections during the baseline and during its own run."""
+
+    def full_collections(self) -> tuple[str, str]:
+        """The operator's full collections during the baseline and during its own run, for a report."""
+        return full_collections(self.collections[0]), full_collections(self.collections[1])
 
     @property
     def raw_rate(self) -> float:
@@ -92,9 +99,12 @@ async def raw_release(client: AsyncClient, namespace: str, names: list[str]) -> 
         async with limit:
             await kube.release_pod(namespace, name)
 
-    start = time.monotonic()
-    await asyncio.gather(*(one(n) for n in names))
-    return start, time.monotonic()
+    try:
+        start = time.monotonic()
+        await asyncio.gather(*(one(n) for n in names))
+        return start, time.monotonic()
+    finally:
+        await kube.close()
 
 
 async def baseline(client: AsyncClient, setup: Setup, timeout: float) -> tuple[float, float]:
@@ -139,17 +149,20 @@ async def run(client: AsyncClient, operator: OperatorProcess, pods: int, timeout
     print(f"  {pods} pods running in {raw_setup.namespace} after {raw_setup.seconds:.1f}s", flush=True)
     op_setup = await prepare(client, "bench-op", pods, timeout)
     print(f"  {pods} pods running in {op_setup.namespace} after {op_setup.seconds:.1f}s", flush=True)
-    raw_seconds, raw_observed = await baseline(client, raw_setup, timeout)
-    print(f"  baseline: {raw_seconds:.2f}s ({pods / raw_seconds:.0f} pods/s)", flush=True)
+    (raw_seconds, raw_observed), during_raw = await operator.collections_during(baseline(client, raw_setup, timeout))
+    print(f"  baseline: {raw_seconds:.2f}s ({pods / raw_seconds:.0f} pods/s); the operator's full collections "
+          f"meanwhile: {full_collections(during_raw)}", flush=True)
     operator.check_alive()
     # The operator watches every pod: it is still taking in the baseline's events (gates opened, pods
     # Ready, EndpointSlices filling up). Its own run starts once the endpoints and the operator settled.
     await workload.wait_endpoints_ready(client, raw_setup.namespace, APP, pods, timeout)
     settled = await until_idle(operator.process.pid, timeout)
     print(f"  the operator settled {settled:.1f}s after the baseline's endpoints were ready", flush=True)
-    op_seconds, reaction = await operator_run(client, op_setup, operator, timeout)
-    print(f"  operator: {op_seconds:.2f}s ({pods / op_seconds:.0f} pods/s), first release after {reaction:.2f}s",
-          flush=True)
+    (op_seconds, reaction), during_op = await operator.collections_during(
+        operator_run(client, op_setup, operator, timeout))
+    print(f"  operator: {op_seconds:.2f}s ({pods / op_seconds:.0f} pods/s), first release after {reaction:.2f}s; "
+          f"its full collections meanwhile: {full_collections(during_op)}", flush=True)
     return ThroughputResult(pods=pods, concurrency=CONCURRENCY, setup_seconds=(raw_setup.seconds, op_setup.seconds),
                             raw_seconds=raw_seconds, raw_observed_seconds=raw_observed,
-                            operator_seconds=op_seconds, operator_reaction=reaction)
+                            operator_seconds=op_seconds, operator_reaction=reaction,
+                            collections=(during_raw, during_op))

@@ -38,7 +38,7 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from bench import workload
+from bench import env, workload
 from bench.env import OperatorProcess, apiserver_requests, create_all, create_namespace, delete_quietly, poll
 from bench.watch import Journal, Predicate, Recorder
 from reentry import cache, controller, model, targets
@@ -128,8 +128,7 @@ class TrafficResult:
 
     def full_collections(self) -> str:
         """The full (generation 2) collections during the counted ramps, for a report."""
-        count, paused = int(self.collections["2:count"]), self.collections["2:sum"]
-        return f"{count} ({paused * 1000 / count:.0f} ms each on average)" if count else "none"
+        return env.full_collections(self.collections)
 
     def series(self, name: str) -> list[float]:
         """An operator series (``status``, ``first``, ``last``) over every counted step of every trial."""

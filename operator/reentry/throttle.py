@@ -1,7 +1,9 @@
 """The operator's manners toward the API server: a client-side rate limit, and its 429s honoured.
 
-Every request of the operator's own client (reads, writes, pod releases; not kopf's watches, which
-kopf paces itself) passes through :class:`Throttle`, an httpx transport around the real one:
+Every request of the operator's own clients (reads and writes through lightkube's httpx, pod
+releases through aiohttp: ``reentry.patcher``; not kopf's watches, which kopf paces itself) passes
+through one :class:`Pacer`, whichever library sends it (:class:`Throttle` is the httpx transport
+that puts it around lightkube's):
 
 - a token bucket (``qps`` requests per second on average, up to ``burst`` at once), so that a
   thousand plans waking together queue in the operator instead of flooding the API server;
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 import httpx2 as httpx
 
@@ -24,6 +27,8 @@ DEFAULT_QPS = 100.0
 DEFAULT_BURST = 500
 RETRIES_ON_429 = 5
 MAX_RETRY_AFTER = 30.0
+
+Answer = TypeVar("Answer")
 
 
 class TokenBucket:
@@ -44,34 +49,52 @@ class TokenBucket:
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
 
-def retry_after(response: httpx.Response) -> float:
-    """Seconds a 429 asks the client to wait: its ``Retry-After`` (seconds), else 1, at most 30."""
+def retry_after(headers: Mapping[str, str]) -> float:
+    """Seconds a 429 asks the client to wait: its ``Retry-After`` (seconds), else 1, at most 30.
+    ``headers`` look names up without regard to case (httpx's and aiohttp's both do)."""
     try:
-        seconds = float(response.headers.get("retry-after", "1"))
+        seconds = float(headers.get("retry-after", "1"))
     except ValueError:
         seconds = 1.0
     return min(MAX_RETRY_AFTER, max(0.0, seconds))
 
 
+class Pacer:
+    """One token bucket and the 429 policy, for requests sent by any HTTP library."""
+
+    def __init__(self, qps: float = DEFAULT_QPS, burst: int = DEFAULT_BURST) -> None:
+        self._bucket = TokenBucket(qps, burst)
+
+    async def send(self, attempt: Callable[[], Awaitable[Answer]], status: Callable[[Answer], int],
+                   headers: Callable[[Answer], Mapping[str, str]],
+                   discard: Callable[[Answer], Awaitable[None]]) -> Answer:
+        """``attempt()`` once its token is there; again after a 429's ``Retry-After`` (the refused answer
+        ``discard``ed), up to :data:`RETRIES_ON_429` times; the last answer is the caller's."""
+        for tries in range(RETRIES_ON_429 + 1):
+            wait = self._bucket.delay()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            answer = await attempt()
+            if status(answer) != 429 or tries == RETRIES_ON_429:
+                return answer
+            pause = retry_after(headers(answer))
+            await discard(answer)
+            await asyncio.sleep(pause)
+        raise AssertionError("unreachable: the last attempt returns")
+
+
 class Throttle(httpx.AsyncBaseTransport):
-    """An httpx transport that rate-limits and retries 429s around ``inner``."""
+    """An httpx transport that sends every request around ``inner`` through a :class:`Pacer`."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport, qps: float = DEFAULT_QPS, burst: int = DEFAULT_BURST
                  ) -> None:
         self._inner = inner
-        self._bucket = TokenBucket(qps, burst)
+        self.pacer = Pacer(qps, burst)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        for attempt in range(RETRIES_ON_429 + 1):
-            wait = self._bucket.delay()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            response = await self._inner.handle_async_request(request)
-            if response.status_code != 429 or attempt == RETRIES_ON_429:
-                return response
-            await response.aclose()
-            await asyncio.sleep(retry_after(response))
-        raise AssertionError("unreachable: the last attempt returns")
+        return await self.pacer.send(lambda: self._inner.handle_async_request(request),
+                                     status=lambda r: r.status_code, headers=lambda r: r.headers,
+                                     discard=lambda r: r.aclose())
 
     async def aclose(self) -> None:
         await self._inner.aclose()

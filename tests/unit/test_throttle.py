@@ -36,7 +36,7 @@ def test_nonsense_limits_are_refused():
 @pytest.mark.parametrize(("header", "seconds"), [("2", 2.0), (None, 1.0), ("soon", 1.0), ("600", 30.0)])
 def test_retry_after(header, seconds):
     headers = {"retry-after": header} if header is not None else {}
-    assert throttle.retry_after(httpx.Response(429, headers=headers)) == seconds
+    assert throttle.retry_after(httpx.Response(429, headers=headers).headers) == seconds
 
 
 def test_a_429_is_sent_again_after_retry_after_and_then_answered():
