@@ -30,7 +30,9 @@ run against the same API server, simulated kubelet and controller manager.
     Baseline first, not interleaved, so it cannot profit from connections or caches the operator
     warmed; the operator's run then waits until the baseline's endpoints are ready and the operator
     process is idle again (it watches every pod, so it takes in the baseline's events too). A pod
-    watch runs in the benchmark process during both runs, so both carry its cost.
+    watch runs in the benchmark process during both runs, so both carry its cost. Three rounds by
+    default (``--throughput-rounds``), each in two fresh namespaces; the median round's ratio is the
+    one judged, the lowest and highest are reported with it (one round varied from 0.81 to 0.97).
 
 (b) Reaction latency (``bench/latency.py``)
     Per trial a plan with services ``base`` and ``dep`` (``dep`` dependsOn ``base``), one gated pod

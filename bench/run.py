@@ -61,6 +61,8 @@ def _counts(text: str) -> list[int]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/run.py", description="reentry benchmarks against a private sandbox")
     p.add_argument("--pods", type=int, default=500, help="pods released in the throughput benchmark (500)")
+    p.add_argument("--throughput-rounds", type=int, default=3,
+                   help="rounds of the throughput benchmark, each baseline then operator; the median counts (3)")
     p.add_argument("--trials", type=int, default=20, help="counted trials of the latency benchmark (20)")
     p.add_argument("--only", type=_selection, default=BENCHMARKS, metavar="NAMES",
                    help=f"comma-separated benchmarks to run, of {', '.join(BENCHMARKS)} (default: all)")
@@ -81,8 +83,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workdir", type=Path, default=None,
                    help="keep the sandbox and the operator log here instead of a temporary directory")
     args = p.parse_args(argv)
-    if min(args.pods, args.trials, args.traffic_trials, args.traffic_targets, args.traffic_hold_ms) < 1:
-        p.error("--pods, --trials and the --traffic-* numbers must be at least 1")
+    if min(args.pods, args.throughput_rounds, args.trials, args.traffic_trials, args.traffic_targets,
+           args.traffic_hold_ms) < 1:
+        p.error("--pods, --throughput-rounds, --trials and the --traffic-* numbers must be at least 1")
     if not 2 <= args.traffic_steps <= 30:
         p.error("--traffic-steps must be 2..30 (step 1 is not counted; status keeps the last 30 weights)")
     if args.out is not None and ("throughput" in args.only) != ("latency" in args.only):
@@ -106,7 +109,7 @@ def workdir(keep: Path | None) -> Iterator[Path]:
 
 @dataclass
 class Results:
-    throughput: throughput.ThroughputResult | None = None
+    throughput: list[throughput.ThroughputResult] | None = None
     latency: latency.LatencyResult | None = None
     traffic: traffic.TrafficResult | None = None
     rest: list[rest.RestSample] | None = None
@@ -139,9 +142,11 @@ async def measure(box: Sandbox, args: argparse.Namespace, directory: Path, deadl
                                   f"{shape.targets} targets", flush=True)
                             results.traffic = await traffic.run(client, operator, shape, args.traffic_trials, startup)
                         if "throughput" in args.only:
-                            print(f"(a) release throughput, {args.pods} pods", flush=True)
+                            print(f"(a) release throughput, {args.pods} pods, {args.throughput_rounds} round(s)",
+                                  flush=True)
                             results.throughput = await throughput.run(client, operator, args.pods,
-                                                                      timeout=max(60.0, args.pods * 0.6))
+                                                                      timeout=max(60.0, args.pods * 0.6),
+                                                                      rounds=args.throughput_rounds)
                     except BaseException:
                         print(f"operator log ({log}), last lines:\n{operator.log_tail()}", file=sys.stderr)
                         raise

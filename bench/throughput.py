@@ -143,7 +143,7 @@ async def _await_alive(future: asyncio.Future[float], operator: OperatorProcess,
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for the operator")
 
 
-async def run(client: AsyncClient, operator: OperatorProcess, pods: int, timeout: float) -> ThroughputResult:
+async def round_(client: AsyncClient, operator: OperatorProcess, pods: int, timeout: float) -> ThroughputResult:
     """Both namespaces prepared first, then the baseline, then the operator (it has been idle until then)."""
     raw_setup = await prepare(client, "bench-raw", pods, timeout)
     print(f"  {pods} pods running in {raw_setup.namespace} after {raw_setup.seconds:.1f}s", flush=True)
@@ -166,3 +166,14 @@ async def run(client: AsyncClient, operator: OperatorProcess, pods: int, timeout
                             raw_seconds=raw_seconds, raw_observed_seconds=raw_observed,
                             operator_seconds=op_seconds, operator_reaction=reaction,
                             collections=(during_raw, during_op))
+
+
+async def run(client: AsyncClient, operator: OperatorProcess, pods: int, timeout: float,
+              rounds: int = 1) -> list[ThroughputResult]:
+    """``rounds`` rounds, each in two fresh namespaces (the earlier rounds' pods stay, Running)."""
+    results = []
+    for index in range(1, rounds + 1):
+        print(f"  round {index} of {rounds}", flush=True)
+        results.append(await round_(client, operator, pods, timeout))
+        print(f"  round {index}: ratio {results[-1].ratio:.2f}", flush=True)
+    return results
