@@ -91,7 +91,7 @@ def throughput_table(rounds: Sequence[ThroughputResult]) -> list[str]:
     """Each round's figures, then the median round's ratio against the goal."""
     r = rounds[0]
     ratios = sorted(x.ratio for x in rounds)
-    median = _median(ratios)
+    median = percentile(ratios, 50)
     lines = [
         f"{len(rounds)} round(s), each in two fresh namespaces of {r.pods} gated pods (the earlier rounds' pods "
         f"stay, Running). Release concurrency {r.concurrency} in both runs of a round. Seconds, each run until "
@@ -114,12 +114,6 @@ def throughput_table(rounds: Sequence[ThroughputResult]) -> list[str]:
         "Full collections: `reentry_gc_pause_seconds`, generation 2, see `reentry.heap`.",
     ]
     return lines
-
-
-def _median(values: Sequence[float]) -> float:
-    middle = len(values) // 2
-    ordered = sorted(values)
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def latency_table(r: LatencyResult) -> list[str]:
