@@ -7,6 +7,8 @@ leaves the plan where it stands and the next evaluation looks again.
 
 from __future__ import annotations
 
+import json
+
 from pydantic import ValidationError
 
 
@@ -77,3 +79,15 @@ def api_refusal(code: int | None, reason: str | None, message: str | None) -> Ap
     else:
         kind = ApiRefused
     return kind(number, reason or "", message or "")
+
+
+def refusal_from_body(code: int, body: bytes) -> ApiRefused:
+    """The typed error for an error answer from its body: the API server's Status (its reason and
+    message), or, for any other body, its first 200 bytes as the message."""
+    try:
+        status = json.loads(body)
+    except ValueError:
+        status = None
+    if not isinstance(status, dict):
+        return api_refusal(code, None, body[:200].decode(errors="replace"))
+    return api_refusal(code, status.get("reason"), status.get("message"))

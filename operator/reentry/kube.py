@@ -64,8 +64,7 @@ def http_client(client: AsyncClient | Client) -> Any:
 def raise_for_response(response: Any) -> None:
     """The typed :class:`reentry.errors.ApiRefused` for an error answer with a Status body."""
     if response.is_error and response.headers.get("content-type") == "application/json":
-        status = response.json()
-        raise errors.api_refusal(response.status_code, status.get("reason"), status.get("message"))
+        raise errors.refusal_from_body(response.status_code, response.content)
     response.raise_for_status()
 
 

@@ -83,7 +83,7 @@ class Patcher:
         if answer.status == 404:
             return None
         if answer.status >= 400:
-            raise _refusal(answer)
+            raise errors.refusal_from_body(answer.status, answer.body)
         return answer
 
     async def close(self) -> None:
@@ -94,14 +94,3 @@ class Patcher:
 
 async def _nothing(_: Answer) -> None:
     """An :class:`Answer` is already read: nothing to hand back."""
-
-
-def _refusal(answer: Answer) -> errors.ApiRefused:
-    """The typed error for an error answer (its Status body, when it has one)."""
-    try:
-        status = json.loads(answer.body)
-    except ValueError:
-        status = None
-    if not isinstance(status, dict):
-        return errors.api_refusal(answer.status, None, answer.body[:200].decode(errors="replace"))
-    return errors.api_refusal(answer.status, status.get("reason"), status.get("message"))
