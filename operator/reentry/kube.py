@@ -204,7 +204,7 @@ class Kube:
         Sent through :attr:`patcher` (aiohttp: a seventh of httpx's CPU per request) and the answer only
         checked: with hundreds of pods released at once, lightkube building a typed request and parsing
         the whole pod back cost more of the operator's CPU than the request itself (profiled with
-        py-spy; docs/benchmarks.md). ``headers``: the authorization of a batch (asked for when None)."""
+        py-spy). ``headers``: the authorization of a batch (asked for when None)."""
         condition = {"type": model.READINESS_GATE, "status": "True", "reason": "ReleasedByReentry",
                      "message": "released by the reentry operator",
                      "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
