@@ -314,12 +314,11 @@ async def tick_profile(client: AsyncClient, body: dict[str, Any], repetitions: i
 async def cache_view(client: AsyncClient, namespace: str) -> cache.View:
     """A cache view of one namespace, as the operator's indexes would hold it, from one listing each."""
     pods = [cache.pod_projection(p.to_dict()) async for p in client.list(Pod, namespace=namespace)]
-    slices: dict[tuple[str, str], list[frozenset[str]]] = {}
+    slices: dict[tuple[str, str], list[cache.CachedSlice]] = {}
     async for eps in client.list(EndpointSlice, namespace=namespace):
-        body = eps.to_dict()
-        service = cache.slice_service(body)
-        if service:
-            slices.setdefault((namespace, service), []).append(cache.ready_addresses(body))
+        found = cache.slice_projection(eps.to_dict())
+        if found.service:
+            slices.setdefault((namespace, found.service), []).append(found)
     services = {(namespace, s.metadata.name): [True] async for s in client.list(Service, namespace=namespace)
                 if s.metadata and s.metadata.name}
     return cache.View({namespace: pods}, slices, services, {})

@@ -1,14 +1,14 @@
 """What the operator's watches keep in memory, and how an evaluation reads it instead of listing.
 
-kopf indexes (``@kopf.index`` in ``handlers``) are watch-backed caches: kopf lists each kind once,
-then follows its watch (relisting after a 410 Gone) and calls an index function for every change.
-The functions here turn an object into the small projection the engine needs, so that a pod costs
-a name, its labels and three flags, not a whole pod object:
+The operator follows the kinds the engine reads through watch-backed caches (``reentry.informer``:
+each kind listed once, then watched, relisted after a 410 Gone). The functions here turn an object
+into the small projection the engine needs, so that a pod costs a name, its labels and three flags,
+not a whole pod object:
 
 - pods, by namespace: :class:`CachedPod`;
-- EndpointSlices, by (namespace, Service): the set of ready addresses of each slice;
+- EndpointSlices, by (namespace, Service): :class:`CachedSlice`, the set of ready addresses of each;
 - Services, by (namespace, name): that it exists;
-- plans, by namespace: their service selectors (for the pods no plan selects; see
+- plans, by namespace: their service selectors (a kopf index; for the pods no plan selects, see
   :func:`reentry.wakeups.plan_selectors`).
 
 :class:`View` answers the controller's questions from those indexes. An evaluation then makes no
@@ -17,8 +17,8 @@ read request to the API server for pods, endpoints or Services.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple, Protocol
 
 from reentry import model
 from reentry.engine import selectors
@@ -54,6 +54,18 @@ def pod_projection(body: Mapping[str, Any]) -> CachedPod:
                      released=gate_open or not gated, deleting=metadata.get("deletionTimestamp") is not None)
 
 
+class CachedSlice(NamedTuple):
+    """One EndpointSlice as the engine sees it: the Service it belongs to and its ready addresses."""
+
+    service: str
+    addresses: frozenset[str]
+
+
+def slice_projection(body: Mapping[str, Any]) -> CachedSlice:
+    """The slim projection of an EndpointSlice (its service "" when it carries no service-name label)."""
+    return CachedSlice(service=slice_service(body) or "", addresses=ready_addresses(body))
+
+
 def ready_addresses(body: Mapping[str, Any]) -> frozenset[str]:
     """The ready endpoints of one EndpointSlice, by first address (``ready`` unset counts as ready)."""
     ready = set()
@@ -78,8 +90,10 @@ def slice_service(body: Mapping[str, Any]) -> str | None:
     return labels.get(SERVICE_NAME_LABEL)
 
 
-#: A kopf index as the handlers receive it: key -> the values of every object under that key.
-Index = Mapping[Any, Collection[Any]]
+class Index(Protocol):
+    """An index as the informers' stores and kopf's keep one: key -> the values of every object under it."""
+
+    def get(self, key: Any, default: Any, /) -> Any: ...
 
 
 class View:
@@ -97,9 +111,9 @@ class View:
         """The service's pods (from ``pods``), its Service's ready endpoints, whether the Service exists."""
         selected = sorted((p.observation for p in pods if selectors.matches(spec.selector, p.labels)),
                           key=lambda p: p.name)
-        ready = ready_count(self._slices.get((namespace, spec.service), ()))
+        ready = ready_count(s.addresses for s in self._slices.get((namespace, spec.service), ()))
         return ServiceObservation(pods=tuple(selected), ready_endpoints=ready,
-                                  service_exists=bool(self._services.get((namespace, spec.service))))
+                                  service_exists=bool(self._services.get((namespace, spec.service), ())))
 
     def unmatched_gated_pods(self, namespace: str, pods: Iterable[CachedPod]) -> tuple[str, ...]:
         """Held pods of the namespace that no plan's services select (they would wait forever)."""

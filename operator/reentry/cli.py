@@ -38,6 +38,8 @@ def _run(args: argparse.Namespace) -> int:
     # Exact namespace names need no scan of the cluster's namespaces and CRDs: a namespace-scoped
     # install (no cluster-wide list rights) then starts at once instead of after kopf's retries.
     settings.scanning.disabled = not clusterwide and not any(_is_pattern(ns) for ns in args.namespace)
+    # The caches follow the same exact namespaces; for patterns they follow the whole cluster.
+    reentry.handlers.WATCHED_NAMESPACES = tuple(args.namespace) if settings.scanning.disabled else None
     kopf.run(standalone=True, clusterwide=clusterwide, namespaces=[] if clusterwide else args.namespace,
              liveness_endpoint=args.liveness, settings=settings)
     return 0

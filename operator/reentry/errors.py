@@ -58,6 +58,10 @@ class Invalid(ApiRefused):
     """400/422: the request itself is wrong (a field the API server refuses)."""
 
 
+class Expired(ApiRefused):
+    """410 Gone: a list or watch asked from a resourceVersion the API server no longer keeps."""
+
+
 class Unavailable(ApiRefused):
     """408, 429 or 5xx: not now; the same request may succeed later."""
 
@@ -74,6 +78,8 @@ def api_refusal(code: int | None, reason: str | None, message: str | None) -> Ap
         kind = Forbidden
     elif number in (400, 422):
         kind = Invalid
+    elif number == 410:
+        kind = Expired
     elif number in (408, 429) or number >= 500:
         kind = Unavailable
     else:

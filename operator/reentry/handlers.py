@@ -15,13 +15,14 @@ from typing import Any, cast
 
 import kopf
 
-from reentry import cache, controller, heap, logs, metrics, model
-from reentry.kube import Kube, election_client, operator_client, unreachable
+from reentry import controller, heap, logs, metrics, model
+from reentry.kube import Kube, aioapi_for, election_client, operator_client, unreachable
 from reentry.leadership import Leadership
 from reentry.loops import LivePlan, PlanLoops
 from reentry.objects import Objects
 from reentry.throttle import DEFAULT_BURST, DEFAULT_QPS
 from reentry.wakeups import Interest, Wakeups, plan_selectors
+from reentry.watched import Caches
 
 #: Seconds between two evaluations of a plan when nothing it watches changed and nothing falls due:
 #: a safety net (a missed watch event, an object read by asking), not the engine's clock.
@@ -46,6 +47,9 @@ MOVING_PHASES = frozenset({model.Phase.IDENTITY_PRE_WARMING, model.Phase.STATE_R
 #: Leader election (``reentry run --leader-elect``): the Lease's namespace and name, and this
 #: replica's identity; None runs without (this process acts on every plan it watches).
 LEADER_ELECTION: tuple[str, str, str] | None = None
+#: The namespaces whose pods, EndpointSlices and Services the caches follow (``reentry run
+#: --namespace``, exact names); None: the whole cluster (also for kopf's namespace patterns).
+WATCHED_NAMESPACES: tuple[str, ...] | None = None
 
 
 @kopf.on.startup()
@@ -62,6 +66,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         objects_log.setLevel(logging.WARNING)
     client = operator_client(QPS, BURST)
     memo.kube, memo.objects, memo.wakeups = Kube(client), Objects(client), Wakeups()
+    # The caches' watches hold a connection each for as long as the operator runs: a pool of their own.
+    memo.caches = Caches(aioapi_for(client, connections=0), memo.wakeups, WATCHED_NAMESPACES)
+    memo.caches.start()
     memo.loops = PlanLoops(acting=LEADER_ELECTION is None)
     metrics.METRICS.leader.set(int(memo.loops.acting))
     memo.leadership = None
@@ -87,7 +94,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
 
 #: The handlers that only note a change for the plans' loops: their every success is not news.
-_WATCH_HANDLERS = ("pod_changed", "slice_changed", "service_changed", "plan_changed")
+_WATCH_HANDLERS = ("plan_changed",)
 
 
 def _quiet_watch_handlers(record: logging.LogRecord) -> bool:
@@ -108,29 +115,9 @@ class NoDiffBase(kopf.AnnotationsDiffBaseStorage):
         return {}
 
 
-# ---- the caches: kopf indexes follow each kind's watch; only slim projections are kept --------------
-# Every handler here is ``async``: kopf runs a sync handler in a thread pool, a hop per event that
-# costs more than the handler itself.
-
-
-@kopf.index("", "v1", "pods")
-async def reentry_pods(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, cache.CachedPod]:
-    """Pods by namespace, as the engine sees them."""
-    return {namespace or "": cache.pod_projection(body)}
-
-
-@kopf.index("discovery.k8s.io", "v1", "endpointslices")
-async def reentry_slices(namespace: str | None, body: kopf.Body,
-                         **_: Any) -> dict[tuple[str, str], frozenset[str]] | None:
-    """Each EndpointSlice's ready addresses, by (namespace, Service)."""
-    service = cache.slice_service(body)
-    return {(namespace or "", service): cache.ready_addresses(body)} if service else None
-
-
-@kopf.index("", "v1", "services")
-async def reentry_services(namespace: str | None, name: str, **_: Any) -> dict[tuple[str, str], bool]:
-    """The Services that exist, by (namespace, name)."""
-    return {(namespace or "", name): True}
+# ---- the caches: pods, EndpointSlices and Services follow ``reentry.watched``'s informers; the plans'
+# selectors are a kopf index, since kopf watches the plans anyway. Every handler here is ``async``:
+# kopf runs a sync handler in a thread pool, a hop per event that costs more than the handler itself.
 
 
 @kopf.index(model.GROUP, model.VERSION, model.PLURAL)
@@ -140,27 +127,6 @@ async def reentry_plans(namespace: str | None, spec: kopf.Spec, **_: Any) -> dic
 
 
 # ---- what wakes a plan's loop ---------------------------------------------------------------------
-
-
-@kopf.on.event("", "v1", "pods")
-async def pod_changed(event: kopf.RawEvent, namespace: str | None, name: str, body: kopf.Body, memo: Any,
-                      **_: Any) -> None:
-    pod = cache.pod_projection(body)
-    deleted = event["type"] == "DELETED"
-    memo.wakeups.pod_changed(namespace or "", name, None if deleted else pod.labels,
-                             held=pod.gated and not pod.released and not deleted)
-
-
-@kopf.on.event("discovery.k8s.io", "v1", "endpointslices")
-async def slice_changed(namespace: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
-    service = cache.slice_service(body)
-    if service:
-        memo.wakeups.service_changed(namespace or "", service)
-
-
-@kopf.on.event("", "v1", "services")
-async def service_changed(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
-    memo.wakeups.service_changed(namespace or "", name)
 
 
 @kopf.on.event(model.GROUP, model.VERSION, model.PLURAL)
@@ -186,6 +152,7 @@ async def stop_loops(memo: kopf.Memo, **_: Any) -> None:
     if memo.leadership is not None:
         memo.electing.cancel()
     await memo.loops.stop(LOOP_STOP_TIMEOUT)
+    await memo.caches.stop()
     await memo.kube.close()
     if memo.leadership is not None:
         await memo.leadership.release()
@@ -199,18 +166,19 @@ async def reconcile(key: tuple[str, str], live: LivePlan, memo: Any, indexes: di
 
     ``live`` holds the newest version of the plan the watch delivered (see ``reentry.loops``). After
     writing the status, the loop waits until the watch has delivered that write, so an evaluation
-    never starts from a status older than its own. ``indexes`` are the caches above, which kopf
-    passes to every handler by name.
+    never starts from a status older than its own. ``indexes`` are kopf's (the plans' selectors),
+    which kopf passes to every handler by name; the other caches are ``memo.caches``.
     """
     logger = logging.getLogger("reentry.plan")
     logs.about_plan(*key)  # this loop is a task of its own: its log lines, and only those, are about this plan
-    view = cache.View(indexes["reentry_pods"], indexes["reentry_slices"], indexes["reentry_services"],
-                      indexes["reentry_plans"])
+    caches: Caches = memo.caches
+    view = caches.view(indexes["reentry_plans"])
     wakeups: Wakeups = memo.wakeups
     wake = wakeups.event(key)
     memory = controller.PlanMemory(key=key, wake=wake.set)
     failures = hurried = 0
     try:
+        await caches.synced()  # nothing is decided from a cache that has not been listed yet
         while True:
             wake.clear()  # a change from here on wakes the next wait at once
             body = live.body

@@ -32,8 +32,8 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from lightkube.types import PatchType
 
 from reentry import cache, errors, model
+from reentry.aioapi import AioApi
 from reentry.engine.lease import LeaseRecord
-from reentry.patcher import Patcher
 from reentry.throttle import DEFAULT_BURST, DEFAULT_QPS, Throttle
 
 RecoveryPlanResource = create_namespaced_resource(model.GROUP, model.VERSION, model.KIND, model.PLURAL)
@@ -135,12 +135,13 @@ def keep_alive(transport: Any, connections: int = KEEPALIVE_CONNECTIONS) -> None
         pool._max_keepalive_connections = min(connections, pool._max_connections)
 
 
-def patcher_for(client: AsyncClient) -> Patcher:
-    """The pod-release client (``reentry.patcher``) with ``client``'s server, TLS and credentials, and its
-    rate limit when ``client`` is the operator's (:func:`operator_client`)."""
+def aioapi_for(client: AsyncClient, connections: int = KEEPALIVE_CONNECTIONS) -> AioApi:
+    """An aiohttp client (``reentry.aioapi``) with ``client``'s server, TLS and credentials, and its
+    rate limit when ``client`` is the operator's (:func:`operator_client`); ``connections``: its pool's
+    limit (0: none)."""
     config = client._client.config
     if config is None:
-        raise ValueError("this lightkube client has no configuration to release pods with")
+        raise ValueError("this lightkube client has no configuration to build an aiohttp client from")
     server, user = config.cluster.server, config.user or User()
     tls = verify_cluster(config.cluster, user, config.abs_file)
     auth = user_auth(user)
@@ -156,7 +157,7 @@ def patcher_for(client: AsyncClient) -> Patcher:
 
     transport = http_client(client)._transport
     pacer = transport.pacer if isinstance(transport, Throttle) else None
-    return Patcher(server, tls, authorization, pacer, connections=KEEPALIVE_CONNECTIONS)
+    return AioApi(server, tls, authorization, pacer, connections=connections)
 
 
 class Kube:
@@ -164,19 +165,19 @@ class Kube:
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
-        self._patcher: Patcher | None = None
+        self._releases: AioApi | None = None
 
     @property
-    def patcher(self) -> Patcher:
-        """Pod releases go through this client (``reentry.patcher``), made at the first one."""
-        if self._patcher is None:
-            self._patcher = patcher_for(self.client)
-        return self._patcher
+    def releases(self) -> AioApi:
+        """Pod releases go through this client (``reentry.aioapi``), made at the first one."""
+        if self._releases is None:
+            self._releases = aioapi_for(self.client)
+        return self._releases
 
     async def close(self) -> None:
         """Close the pod-release client's connections (lightkube's client is its owner's to close)."""
-        if self._patcher is not None:
-            await self._patcher.close()
+        if self._releases is not None:
+            await self._releases.close()
 
     async def namespace_pods(self, namespace: str) -> list[cache.CachedPod]:
         """Every pod of the namespace that is not terminating, listed (evaluations read the cache instead)."""
@@ -190,7 +191,7 @@ class Kube:
     async def release_pods(self, namespace: str, names: list[str], concurrency: int = 32) -> int:
         """Release pods concurrently (bounded); return how many were still there to release."""
         limit = asyncio.Semaphore(concurrency)
-        headers = await self.patcher.headers()
+        headers = await self.releases.headers()
 
         async def one(name: str) -> bool:
             async with limit:
@@ -201,7 +202,7 @@ class Kube:
     async def release_pod(self, namespace: str, name: str, headers: dict[str, str] | None = None) -> bool:
         """Set the readiness-gate condition True; False if the pod is gone (nothing left to release).
 
-        Sent through :attr:`patcher` (aiohttp: a seventh of httpx's CPU per request) and the answer only
+        Sent through :attr:`releases` (aiohttp: a seventh of httpx's CPU per request) and the answer only
         checked: with hundreds of pods released at once, lightkube building a typed request and parsing
         the whole pod back cost more of the operator's CPU than the request itself (profiled with
         py-spy). ``headers``: the authorization of a batch (asked for when None)."""
@@ -210,9 +211,9 @@ class Kube:
                      "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         # Strategic merge on pod status merges conditions by type: the kubelet's own stay intact.
         path = f"api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(name, safe='')}/status"
-        answer = await self.patcher.patch(path, {"status": {"conditions": [condition]}},
+        answer = await self.releases.patch(path, {"status": {"conditions": [condition]}},
                                           "application/strategic-merge-patch+json",
-                                          headers if headers is not None else await self.patcher.headers())
+                                          headers if headers is not None else await self.releases.headers())
         return answer is not None
 
     async def write_status(self, namespace: str, name: str, status: model.RecoveryPlanStatus) -> str | None:

@@ -1,7 +1,8 @@
 """The operator's manners toward the API server: a client-side rate limit, and its 429s honoured.
 
-Every request of the operator's own clients (reads and writes through lightkube's httpx, pod
-releases through aiohttp: ``reentry.patcher``; not kopf's watches, which kopf paces itself) passes
+Every request of the operator's own clients (reads and writes through lightkube's httpx; pod
+releases, and the lists and watches of its caches, through aiohttp: ``reentry.aioapi``; not kopf's
+watch of the plans, which kopf paces itself) passes
 through one :class:`Pacer`, whichever library sends it (:class:`Throttle` is the httpx transport
 that puts it around lightkube's):
 

@@ -58,7 +58,6 @@ class Wakeups:
 
     def __init__(self) -> None:
         self._plans: dict[str, dict[str, _Plan]] = {}
-        self._pod_labels: dict[tuple[str, str], Mapping[str, str]] = {}
 
     def event(self, key: PlanKey) -> asyncio.Event:
         """The plan's wake-up event, registering the plan on first use."""
@@ -91,15 +90,14 @@ class Wakeups:
             plan.said = said
             self._set(plan)
 
-    def pod_changed(self, namespace: str, name: str, labels: Mapping[str, str] | None, held: bool = False) -> None:
-        """A pod was added, changed or (``labels`` None) deleted; ``held``: its readiness gate is closed.
+    def pod_changed(self, namespace: str, name: str, before: Mapping[str, str] | None,
+                    labels: Mapping[str, str] | None, held: bool = False) -> None:
+        """A pod was added (``before`` None), changed or deleted (``labels`` None); ``before`` and
+        ``labels`` are its labels then and now; ``held``: its readiness gate is closed.
 
         A held pod that no plan selects wakes every plan of its namespace: they report it
         (``UnmatchedGatedPods``), since it would otherwise wait for a plan that does not exist.
         """
-        before = self._pod_labels.pop((namespace, name), None)
-        if labels is not None:
-            self._pod_labels[(namespace, name)] = dict(labels)
         plans = self._plans.get(namespace, {}).values()
         concerned = [p for p in plans if any(selectors.matches(s, seen) for s in p.interest.selectors
                                              for seen in (before, labels) if seen is not None)]

@@ -55,7 +55,8 @@ def test_the_view_answers_from_the_indexes():
                      cache.pod_projection(pod("orders-0", {"app": "orders"}, released=True)),
                      cache.pod_projection(pod("orders-9", {"app": "orders"}, deleting=True)),
                      cache.pod_projection(pod("stray", {"app": "stray"}))]}
-    slices = {("shop", "orders"): [frozenset({"10.0.0.1"}), frozenset({"10.0.0.1", "10.0.0.2"})]}
+    slices = {("shop", "orders"): [cache.CachedSlice("orders", frozenset({"10.0.0.1"})),
+                                   cache.CachedSlice("orders", frozenset({"10.0.0.1", "10.0.0.2"}))]}
     plans = {"shop": [(spec.selector,)]}
     view = cache.View(pods, slices, {("shop", "orders"): [True]}, plans)
     found = view.namespace_pods("shop")
@@ -77,13 +78,13 @@ def _plan(wakeups: Wakeups, name: str, app: str, service: str) -> asyncio.Event:
 def test_only_the_plans_a_change_concerns_wake():
     wakeups = Wakeups()
     orders, auth = _plan(wakeups, "orders", "orders", "orders-svc"), _plan(wakeups, "auth", "auth", "auth-svc")
-    wakeups.pod_changed("shop", "orders-0", {"app": "orders"})
+    wakeups.pod_changed("shop", "orders-0", None, {"app": "orders"})
     assert (orders.is_set(), auth.is_set()) == (True, False)
     orders.clear()
     wakeups.service_changed("shop", "auth-svc")
     assert (orders.is_set(), auth.is_set()) == (False, True)
     auth.clear()
-    wakeups.pod_changed("other-namespace", "orders-0", {"app": "orders"})
+    wakeups.pod_changed("other-namespace", "orders-0", None, {"app": "orders"})
     wakeups.service_changed("shop", "unrelated")
     assert not orders.is_set() and not auth.is_set()
 
@@ -91,21 +92,21 @@ def test_only_the_plans_a_change_concerns_wake():
 def test_a_pod_that_leaves_a_selector_wakes_the_plan_it_left():
     wakeups = Wakeups()
     orders = _plan(wakeups, "orders", "orders", "orders")
-    wakeups.pod_changed("shop", "p", {"app": "orders"})
+    wakeups.pod_changed("shop", "p", None, {"app": "orders"})
     orders.clear()
-    wakeups.pod_changed("shop", "p", {"app": "moved"})
+    wakeups.pod_changed("shop", "p", {"app": "orders"}, {"app": "moved"})
     assert orders.is_set()
     orders.clear()
-    wakeups.pod_changed("shop", "p", None)  # deleted, with labels no plan selects: nothing to do
+    wakeups.pod_changed("shop", "p", {"app": "moved"}, None)  # deleted, with labels no plan selects: nothing to do
     assert not orders.is_set()
 
 
 def test_a_held_pod_no_plan_selects_wakes_every_plan_of_its_namespace():
     wakeups = Wakeups()
     orders, auth = _plan(wakeups, "orders", "orders", "orders"), _plan(wakeups, "auth", "auth", "auth")
-    wakeups.pod_changed("shop", "stray", {"app": "stray"}, held=False)
+    wakeups.pod_changed("shop", "stray", None, {"app": "stray"}, held=False)
     assert not orders.is_set() and not auth.is_set()
-    wakeups.pod_changed("shop", "stray", {"app": "stray"}, held=True)
+    wakeups.pod_changed("shop", "stray", {"app": "stray"}, {"app": "stray"}, held=True)
     assert orders.is_set() and auth.is_set()
 
 

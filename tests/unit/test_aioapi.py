@@ -1,4 +1,4 @@
-"""reentry.patcher: answers typed as kube's are, 429s paced, connections refused named.
+"""reentry.api: answers typed as kube's are, 429s paced, connections refused named.
 
 The releases themselves run against the sandbox's API server in the e2e tests; here a loopback HTTP
 server answers what the API server would, to cover the answers a healthy sandbox never gives.
@@ -14,12 +14,12 @@ import pytest
 from aiohttp import web
 
 from reentry import errors, throttle
-from reentry.patcher import Patcher
+from reentry.aioapi import AioApi
 from reentry.sandbox.cluster import free_port
 
 
 async def _serving(answers: list[web.Response], seen: list[dict[str, object]],
-                   then: Callable[[Patcher], Awaitable[object]]) -> object:
+                   then: Callable[[AioApi], Awaitable[object]]) -> object:
     async def handle(request: web.Request) -> web.Response:
         seen.append({"path": request.path, "type": request.content_type, "body": await request.json(),
                      "authorization": request.headers.get("Authorization")})
@@ -35,11 +35,11 @@ async def _serving(answers: list[web.Response], seen: list[dict[str, object]],
     async def authorization() -> dict[str, str]:
         return {"Authorization": "Bearer t0ken"}
 
-    patcher = Patcher(f"http://127.0.0.1:{port}", False, authorization, throttle.Pacer(qps=1000, burst=10))
+    api = AioApi(f"http://127.0.0.1:{port}", False, authorization, throttle.Pacer(qps=1000, burst=10))
     try:
-        return await then(patcher)
+        return await then(api)
     finally:
-        await patcher.close()
+        await api.close()
         await runner.cleanup()
 
 
@@ -47,9 +47,9 @@ def _status(code: int, reason: str, message: str) -> web.Response:
     return web.json_response({"kind": "Status", "code": code, "reason": reason, "message": message}, status=code)
 
 
-async def _patch(patcher: Patcher) -> object:
-    return await patcher.patch("api/v1/namespaces/shop/pods/a/status", {"status": {}},
-                               "application/strategic-merge-patch+json", await patcher.headers())
+async def _patch(api: AioApi) -> object:
+    return await api.patch("api/v1/namespaces/shop/pods/a/status", {"status": {}},
+                               "application/strategic-merge-patch+json", await api.headers())
 
 
 def test_an_answer_comes_back_read_after_a_429_was_waited_out() -> None:
@@ -76,11 +76,11 @@ def test_an_api_server_that_cannot_be_reached_is_a_connection_error() -> None:
         async def authorization() -> dict[str, str]:
             return {}
 
-        patcher = Patcher(f"http://127.0.0.1:{free_port()}", False, authorization)
+        api = AioApi(f"http://127.0.0.1:{free_port()}", False, authorization)
         try:
-            await _patch(patcher)
+            await _patch(api)
         finally:
-            await patcher.close()
+            await api.close()
 
     with pytest.raises(ConnectionError, match="PATCH api/v1/namespaces/shop/pods/a/status"):
         asyncio.run(refused())
