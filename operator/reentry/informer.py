@@ -84,6 +84,10 @@ class Store(Generic[V]):
     def __len__(self) -> int:
         return len(self._objects)
 
+    def kept(self) -> Collection[ObjectKey]:
+        """Every object kept."""
+        return self._objects.keys()
+
     def get(self, key: Hashable, default: Collection[V] = ()) -> Collection[V]:
         found = self._index.get(key)
         return found.values() if found else default

@@ -106,8 +106,9 @@ def operator_client(qps: float = DEFAULT_QPS, burst: int = DEFAULT_BURST) -> Asy
     """The operator's client (kubeconfig, else in-cluster), every request paced by :class:`Throttle`.
 
     The throttle wraps the transport lightkube's httpx client built (it carries the cluster's TLS),
-    so reads, writes and pod releases share one rate limit; kopf's watches have their own client,
-    and so has leader election (:func:`election_client`).
+    so reads, writes, pod releases and the caches' lists and watches share one rate limit (the last two
+    through :func:`aioapi_for`); kopf's watch of the plans has its own client, and so has leader
+    election (:func:`election_client`).
     """
     client = AsyncClient(config=KubeConfig.from_env(), field_manager=FIELD_MANAGER)
     http = http_client(client)
