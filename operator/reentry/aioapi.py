@@ -50,11 +50,14 @@ class AioApi:
     """Requests to the API server over a pool of kept-alive connections (opened at first use).
 
     ``connections``: the pool's limit, 0 for none (a pool that only carries watches holds one
-    connection per watch for as long as the operator runs)."""
+    connection per watch for as long as the operator runs). ``field_manager``: the name its writes
+    are recorded under in managedFields."""
 
     def __init__(self, server: str, tls: ssl.SSLContext | bool, authorization: Callable[[], Awaitable[dict[str, str]]],
-                 pacer: Pacer | None = None, connections: int = 64) -> None:
+                 pacer: Pacer | None = None, connections: int = 64, field_manager: str | None = None) -> None:
         self._server = server.rstrip("/")
+        self._writes = {"fieldManager": field_manager} if field_manager else {}
+        """The query of every write: who the API server records in the object's managedFields."""
         self._tls = tls
         self._authorization = authorization
         self._pacer = pacer if pacer is not None else Pacer()
@@ -82,7 +85,7 @@ class AioApi:
 
         async def attempt() -> Answer:
             try:
-                async with session.patch(url, data=data, headers=sending) as response:
+                async with session.patch(url, data=data, headers=sending, params=self._writes) as response:
                     return Answer(response.status, response.headers, await response.read())
             except (TimeoutError, aiohttp.ClientError) as err:
                 raise ConnectionError(f"PATCH {path}: {err or type(err).__name__}") from err

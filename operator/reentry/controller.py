@@ -19,6 +19,7 @@ import asyncio
 import copy
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -275,8 +276,10 @@ async def reconcile(kube: Kube, objects: Objects, view: cache.View, body: Mappin
             memory.written = await kube.write_status(namespace, name, decision.status)
             memory.written_at, memory.progress_due = datetime.now(UTC), None
     for release in decision.actions:
-        await kube.release_pods(namespace, list(release.pods))
+        started = time.monotonic()
+        released = await kube.release_pods(namespace, list(release.pods))
         memory.releasing.update(dict.fromkeys(release.pods, datetime.now(UTC)))
+        log.info("released %d pod(s) of service %s in %.3f s", released, release.service, time.monotonic() - started)
     if decision.weights:
         decision.events.extend(await write_weights(objects, namespace, spec, decision.weights,
                                                    memory.failing_writes))

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +130,14 @@ def prometheus_binary() -> str:
     if not found:
         raise RuntimeError("no prometheus binary: apt-get install prometheus (or set REENTRY_PROMETHEUS)")
     return found
+
+
+def bcrypt_hash(password: str) -> str:
+    """A bcrypt hash for Prometheus' basic_auth_users (cost 4: the tests need speed, not strength)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
 
 
 def start_prometheus(workdir: Path, targets: list[str], web_config: dict[str, Any] | None = None,

@@ -10,7 +10,6 @@ import base64
 import itertools
 import json
 import time
-import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +29,7 @@ from reentry.model import ActionState, FailureClass, Outcome
 from tests.e2e import story
 from tests.e2e.conftest import Cluster
 from tests.e2e.http_server import Recorder, http_server
-from tests.e2e.prometheus_fixtures import Prometheus, free_port, start_prometheus, stop, unique
+from tests.e2e.prometheus_fixtures import Prometheus, bcrypt_hash, free_port, start_prometheus, stop, unique
 
 SERVER_NAME = "prometheus.monitoring.svc"
 
@@ -94,14 +93,6 @@ def test_prometheus_check_unreachable(cluster: Cluster, namespace: str):
     assert "Prometheus at http://127.0.0.1:" in result.message
 
 
-def _bcrypt(password: str) -> str:
-    """A bcrypt hash for Prometheus' basic_auth_users (cost 4: the tests need speed, not strength)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
-    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
-
-
 def _tls_pair(workdir: Path) -> tuple[str, Path, Path]:
     """A CA (PEM, returned) and a server certificate for SERVER_NAME only, written to files for Prometheus."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -131,7 +122,7 @@ def secured_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
     workdir = tmp_path_factory.mktemp("secured-prometheus")
     ca_pem, cert_file, key_file = _tls_pair(workdir)
     web = {"tls_server_config": {"cert_file": str(cert_file), "key_file": str(key_file)},
-           "basic_auth_users": {"reentry": _bcrypt("right")}}
+           "basic_auth_users": {"reentry": bcrypt_hash("right")}}
     process, url, _ = start_prometheus(workdir, [], web_config=web)
     try:
         yield url, ca_pem

@@ -21,7 +21,8 @@ from reentry.sandbox.cluster import free_port
 async def _serving(answers: list[web.Response], seen: list[dict[str, object]],
                    then: Callable[[AioApi], Awaitable[object]]) -> object:
     async def handle(request: web.Request) -> web.Response:
-        seen.append({"path": request.path, "type": request.content_type, "body": await request.json(),
+        seen.append({"path": request.path, "query": dict(request.query), "type": request.content_type,
+                     "body": await request.json(),
                      "authorization": request.headers.get("Authorization")})
         return answers.pop(0)
 
@@ -35,7 +36,8 @@ async def _serving(answers: list[web.Response], seen: list[dict[str, object]],
     async def authorization() -> dict[str, str]:
         return {"Authorization": "Bearer t0ken"}
 
-    api = AioApi(f"http://127.0.0.1:{port}", False, authorization, throttle.Pacer(qps=1000, burst=10))
+    api = AioApi(f"http://127.0.0.1:{port}", False, authorization, throttle.Pacer(qps=1000, burst=10),
+                 field_manager="reentry")
     try:
         return await then(api)
     finally:
@@ -49,7 +51,7 @@ def _status(code: int, reason: str, message: str) -> web.Response:
 
 async def _patch(api: AioApi) -> object:
     return await api.patch("api/v1/namespaces/shop/pods/a/status", {"status": {}},
-                               "application/strategic-merge-patch+json", await api.headers())
+                           "application/strategic-merge-patch+json", await api.headers())
 
 
 def test_an_answer_comes_back_read_after_a_429_was_waited_out() -> None:
@@ -58,7 +60,7 @@ def test_an_answer_comes_back_read_after_a_429_was_waited_out() -> None:
     answer = asyncio.run(_serving(answers, seen, _patch))
     assert json.loads(answer.body) == {"kind": "Pod"}  # type: ignore[attr-defined]
     assert len(seen) == 2
-    assert seen[0] == {"path": "/api/v1/namespaces/shop/pods/a/status",
+    assert seen[0] == {"path": "/api/v1/namespaces/shop/pods/a/status", "query": {"fieldManager": "reentry"},
                        "type": "application/strategic-merge-patch+json", "body": {"status": {}},
                        "authorization": "Bearer t0ken"}
 
