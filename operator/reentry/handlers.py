@@ -67,7 +67,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     client = operator_client(QPS, BURST)
     memo.kube, memo.objects, memo.wakeups = Kube(client), Objects(client), Wakeups()
     # The caches' watches hold a connection each for as long as the operator runs: a pool of their own.
-    memo.caches = Caches(aioapi_for(client, connections=0), memo.wakeups, WATCHED_NAMESPACES)
+    memo.caches = Caches(aioapi_for(client, connections=0), memo.wakeups, WATCHED_NAMESPACES,
+                         on_relist=lambda kind: metrics.METRICS.cache_relists.labels(kind).inc())
+    metrics.METRICS.watch_caches(memo.caches.sizes)
     memo.caches.start()
     memo.loops = PlanLoops(acting=LEADER_ELECTION is None)
     metrics.METRICS.leader.set(int(memo.loops.acting))

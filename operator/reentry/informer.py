@@ -141,8 +141,9 @@ class Informer(Generic[V]):
     """Lists one kind, then follows its watch, keeping ``store`` current (see the module's docstring)."""
 
     def __init__(self, api: AioApi, kind: Kind[V], store: Store[V], on_change: OnChange,
-                 namespace: str | None = None) -> None:
+                 namespace: str | None = None, on_relist: Callable[[], None] = lambda: None) -> None:
         self._api, self.kind, self.store, self._on_change, self.namespace = api, kind, store, on_change, namespace
+        self._on_relist = on_relist
         self.synced = asyncio.Event()
         """Set once the first list is in the store."""
         self.relists = 0
@@ -166,6 +167,7 @@ class Informer(Generic[V]):
                 logger.info("%s: the API server no longer keeps version %s; listing again", self.scope, self.version)
                 self.version = None
                 self.relists += 1
+                self._on_relist()
             except (ConnectionError, TimeoutError, errors.ApiRefused, ValueError) as err:
                 delay = min(BACKOFF[1], BACKOFF[0] * 2 ** failures)
                 failures += 1

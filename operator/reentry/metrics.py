@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -117,6 +117,12 @@ class Metrics:
         self.leader = Gauge(
             "reentry_leader", "1 while this replica acts on plans (it holds the Lease, or runs without leader "
             "election), else 0.", registry=registry)
+        self.cached_objects = Gauge(
+            "reentry_cached_objects", "Objects the operator's watch-backed caches hold (pods, endpointslices, "
+            "services), by kind.", ["kind"], registry=registry)
+        self.cache_relists = Counter(
+            "reentry_cache_relists", "Lists of a kind made again because its watch's version had expired "
+            "(410 Gone), by kind.", ["kind"], registry=registry)
         self.gc_pause = Histogram(
             "reentry_gc_pause_seconds",
             "Time the operator stood still in one garbage collection, by generation (2: a full one).",
@@ -124,6 +130,14 @@ class Metrics:
         self._seen: dict[PlanKey, _Seen] = {}
         # Deleted plans, by when: their evaluation loop may finish one last round after the delete.
         self._deleted: dict[PlanKey, float] = {}
+
+    def watch_caches(self, sizes: Callable[[], dict[str, int]]) -> None:
+        """Report ``reentry_cached_objects`` from ``sizes()`` (objects held by kind) at every scrape."""
+        def held(kind: str) -> Callable[[], float]:
+            return lambda: sizes()[kind]
+
+        for kind in sizes():
+            self.cached_objects.labels(kind).set_function(held(kind))
 
     # -- series bookkeeping ----------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from reentry import cache
@@ -44,18 +44,24 @@ SERVICES = Kind("services", "api/v1", _exists, _by_name)
 class Caches:
     """The operator's watch-backed caches, and the informers keeping them."""
 
-    def __init__(self, api: AioApi, wakeups: Wakeups, namespaces: Sequence[str] | None = None) -> None:
-        """``namespaces``: exact names to follow, one informer each per kind; None: the whole cluster."""
+    def __init__(self, api: AioApi, wakeups: Wakeups, namespaces: Sequence[str] | None = None,
+                 on_relist: Callable[[str], None] = lambda kind: None) -> None:
+        """``namespaces``: exact names to follow, one informer each per kind; None: the whole cluster.
+        ``on_relist`` is told the kind (its plural) each time an informer lists again after a 410 Gone."""
         self._api, self._wakeups = api, wakeups
         self.pods: Store[cache.CachedPod] = Store(PODS.group)
         self.slices: Store[cache.CachedSlice] = Store(SLICES.group)
         self.services: Store[bool] = Store(SERVICES.group)
         scopes: Sequence[str | None] = list(namespaces) if namespaces else [None]
+        def relisted(plural: str) -> Callable[[], None]:
+            return lambda: on_relist(plural)
+
         self.informers: list[Informer[Any]] = [
-            *(Informer(api, PODS, self.pods, self._pod_changed, n) for n in scopes),
-            *(Informer(api, SLICES, self.slices, self._slice_changed, n) for n in scopes),
-            *(Informer(api, SERVICES, self.services, self._service_changed, n) for n in scopes),
-        ]
+            Informer(api, kind, store, on_change, n, on_relist=relisted(kind.plural))
+            for kind, store, on_change in ((PODS, self.pods, self._pod_changed),
+                                           (SLICES, self.slices, self._slice_changed),
+                                           (SERVICES, self.services, self._service_changed))
+            for n in scopes]
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -66,6 +72,10 @@ class Caches:
         """Return once every informer has its first list in its store."""
         for informer in self.informers:
             await informer.synced.wait()
+
+    def sizes(self) -> dict[str, int]:
+        """Objects held, by kind (plural)."""
+        return {PODS.plural: len(self.pods), SLICES.plural: len(self.slices), SERVICES.plural: len(self.services)}
 
     def view(self, plans: cache.Index) -> cache.View:
         return cache.View(self.pods, self.slices, self.services, plans)

@@ -87,7 +87,9 @@ def test_an_informer_lists_follows_and_relists_after_410_gone(own_sandbox: tuple
         client = AsyncClient(config=KubeConfig.from_file(cluster.kubeconfig))
         api = aioapi_for(client, connections=0)
         store: Store[tuple[str, str]] = Store(EVENTS.group)
-        informer = Informer(api, EVENTS, store, lambda *seen: changes.append(seen), namespace)
+        relisted: list[bool] = []
+        informer = Informer(api, EVENTS, store, lambda *seen: changes.append(seen), namespace,
+                            on_relist=lambda: relisted.append(True))
         task = asyncio.create_task(informer.run())
         try:
             await asyncio.wait_for(informer.synced.wait(), DEADLINE)
@@ -118,6 +120,7 @@ def test_an_informer_lists_follows_and_relists_after_410_gone(own_sandbox: tuple
             assert int(informer.version or 0) < compacted
             task = asyncio.create_task(informer.run())
             await _until("the relist", lambda: informer.relists == 1 and int(informer.version or 0) >= compacted)
+            assert relisted == [True]  # what reentry_cache_relists_total counts
             await _until("the missed changes", lambda: len(changes) >= 3)
             assert _changes(changes) == [("a", "2", "3"), ("c", "1", None), ("d", None, "1")]
             assert _messages(store, namespace) == {"a": "3", "d": "1"}

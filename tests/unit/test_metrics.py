@@ -259,3 +259,13 @@ def test_pause_and_resume_move_the_phase(clock):
     drill.step(obs)
     drill.step(Observations(services=obs.services, controls=Controls(paused=True), checks=obs.checks))
     assert drill.phase() == Phase.PAUSED
+
+
+def test_the_caches_sizes_are_read_at_each_scrape():
+    registry = CollectorRegistry()
+    held = {"pods": 3, "services": 1}
+    metrics.Metrics(registry).watch_caches(lambda: held)
+    assert registry.get_sample_value("reentry_cached_objects", {"kind": "pods"}) == 3
+    held["pods"] = 5000
+    assert registry.get_sample_value("reentry_cached_objects", {"kind": "pods"}) == 5000
+    assert registry.get_sample_value("reentry_cached_objects", {"kind": "services"}) == 1
