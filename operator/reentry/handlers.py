@@ -41,9 +41,6 @@ ERROR_DELAY, MAX_ERROR_DELAY, MAX_UNREACHABLE_DELAY = 0.5, 60.0, 5.0
 FRESHNESS_TIMEOUT = 2.0
 #: How long the plans' loops get to end when the operator stops.
 LOOP_STOP_TIMEOUT = 10.0
-#: The phases of a plan re-entering now: the heap is not settled meanwhile (``reentry.heap``).
-MOVING_PHASES = frozenset({model.Phase.IDENTITY_PRE_WARMING, model.Phase.STATE_RECONCILIATION,
-                           model.Phase.DEPENDENCY_CONVERGENCE, model.Phase.TRAFFIC_REENTRY})
 #: Leader election (``reentry run --leader-elect``): the Lease's namespace and name, and this
 #: replica's identity; None runs without (this process acts on every plan it watches).
 LEADER_ELECTION: tuple[str, str, str] | None = None
@@ -214,7 +211,7 @@ async def reconcile(key: tuple[str, str], live: LivePlan, memo: Any, indexes: di
                 await asyncio.sleep(delay)
                 continue
             failures = 0
-            if decision.status.phase in MOVING_PHASES:
+            if decision.status.phase in model.MOVING_PHASES:  # the heap is not settled meanwhile
                 memo.moving.add(key)
             else:
                 memo.moving.discard(key)

@@ -2,7 +2,8 @@
 
 These models are the source of truth: the CRD in ``crds/`` is generated from them
 (``python -m reentry.crd``) and a unit test fails when the two drift apart.
-Field names follow ``shared/design/RECOVERYPLAN.md``; names marked fixed there are kept exactly.
+Field names are the API contract users and checks rely on (docs/api.md is generated from these
+models too): renaming one is a breaking change.
 """
 
 from __future__ import annotations
@@ -748,6 +749,13 @@ class Phase(StrEnum):
     PAUSED = "Paused"
     FAILED = "Failed"
     ABORTED = "Aborted"
+
+
+#: The phases a plan ends in: nothing more happens to it until its spec changes.
+FINISHED_PHASES = frozenset({Phase.RESTORED, Phase.FAILED, Phase.ABORTED})
+#: The phases of a plan re-entering now (pods released, checks gating, a ramp under way).
+MOVING_PHASES = frozenset({Phase.IDENTITY_PRE_WARMING, Phase.STATE_RECONCILIATION, Phase.DEPENDENCY_CONVERGENCE,
+                           Phase.TRAFFIC_REENTRY})
 
 
 class StageName(StrEnum):

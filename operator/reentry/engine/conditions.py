@@ -26,7 +26,6 @@ REASON_DRY_RUN = "DryRun"
 REASON_ANALYSIS_FAILED = "AnalysisFailed"
 
 #: Where a plan ends: nothing moves it on (a new plan is needed).
-FINISHED_PHASES = frozenset({Phase.RESTORED, Phase.FAILED, Phase.ABORTED})
 
 RUNNING_PHASES = frozenset({
     Phase.IDENTITY_PRE_WARMING, Phase.STATE_RECONCILIATION, Phase.DEPENDENCY_CONVERGENCE,

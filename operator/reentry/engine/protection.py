@@ -9,8 +9,7 @@ So a plan carries one only while :func:`protects` says so.
 
 from __future__ import annotations
 
-from reentry.engine.conditions import FINISHED_PHASES
-from reentry.model import Mode, Phase, RecoveryPlanSpec, RecoveryPlanStatus, SafeState
+from reentry.model import FINISHED_PHASES, Mode, Phase, RecoveryPlanSpec, RecoveryPlanStatus, SafeState
 
 
 def safe_weight_on_delete(spec: RecoveryPlanSpec, status: RecoveryPlanStatus | None) -> int | None:

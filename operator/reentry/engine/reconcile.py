@@ -19,6 +19,7 @@ from reentry.engine.observations import Event, Observations, ReleasePods, SetWei
 from reentry.engine.release import step_services
 from reentry.engine.timeutil import format_duration, format_time, parse_time
 from reentry.model import (
+    FINISHED_PHASES,
     ActionState,
     ActionStatus,
     ApprovalStatus,
@@ -91,7 +92,7 @@ def wanted_checks(spec: RecoveryPlanSpec, status: RecoveryPlanStatus | None) -> 
     phase = status.phase if status else None
     if phase in (None, Phase.PENDING, Phase.ARMED):
         return list(spec.technicalRecovery.checks) if spec.start == StartPolicy.ON_TECHNICAL_RECOVERY else []
-    if status is None or phase in conditions.FINISHED_PHASES:
+    if status is None or phase in FINISHED_PHASES:
         return []
     stage = current_stage(status)
     if stage is None:
@@ -236,7 +237,7 @@ class _Evaluation:
 
     def apply_abort(self) -> None:
         reason = self.observed.controls.abort_reason
-        if reason is not None and self.phase not in conditions.FINISHED_PHASES:
+        if reason is not None and self.phase not in FINISHED_PHASES:
             self.set(phase=Phase.ABORTED, message=f"aborted: {reason}")
             self.emit("Aborted", f"re-entry aborted: {reason}; released pods stay released, held pods stay held",
                       warning=True)
@@ -260,7 +261,7 @@ class _Evaluation:
             self.set(checks=[check_rules.restart_clock(c, self.now) for c in self.status.checks],
                      traffic=traffic.resumed(self.status.traffic, self.spec.traffic, self.now))
             self.emit("Resumed", f"re-entry resumed in {resumed_into.value}")
-        elif controls.paused and self.phase not in conditions.FINISHED_PHASES:
+        elif controls.paused and self.phase not in FINISHED_PHASES:
             self.pause(PAUSED_BY_ANNOTATION)
         elif controls.resume_token is not None and self.status.lastResumeToken is None:
             # A resume token present before any pause is consumed, so it cannot resume a later pause.
@@ -526,7 +527,7 @@ def evaluate(spec: RecoveryPlanSpec, generation: int | None, status: RecoveryPla
     run = _Evaluation(spec, generation, status, observed, now)
     run.unmatched_pods()
     run.apply_abort()
-    if run.phase not in conditions.FINISHED_PHASES:
+    if run.phase not in FINISHED_PHASES:
         run.apply_pause()
     if run.phase in (Phase.PENDING, Phase.ARMED):
         run.before_start()

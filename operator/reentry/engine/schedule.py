@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from reentry.engine import checks as check_rules
-from reentry.engine.conditions import FINISHED_PHASES
 from reentry.engine.timeutil import parse_time
 from reentry.model import (
+    FINISHED_PHASES,
     Check,
     CheckStatus,
     Outcome,

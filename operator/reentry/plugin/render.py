@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from reentry.engine.timeutil import format_duration, parse_time
 from reentry.model import (
+    FINISHED_PHASES,
     ActionStatus,
     CheckStatus,
     Phase,
@@ -31,7 +32,7 @@ EXIT_RESTORED = 0
 EXIT_FAILED = 1
 EXIT_RUNNING = 2
 EXIT_ERROR = 3
-TERMINAL = {Phase.RESTORED.value: EXIT_RESTORED, Phase.FAILED.value: EXIT_FAILED, Phase.ABORTED.value: EXIT_FAILED}
+TERMINAL = {p.value: EXIT_RESTORED if p == Phase.RESTORED else EXIT_FAILED for p in FINISHED_PHASES}
 BAR_WIDTH = 20
 
 _SGR = {"green": "32", "red": "31", "yellow": "33", "cyan": "36", "bold": "1", "dim": "2"}
