@@ -13,11 +13,14 @@ import sys
 def _run(args: argparse.Namespace) -> int:
     import kopf
 
+    import reentry.controller
     import reentry.handlers  # (registers the handlers)
     from reentry import logs
+    from reentry.engine import consent
 
     reentry.handlers.RESYNC_INTERVAL = args.resync
     reentry.handlers.QPS, reentry.handlers.BURST = args.qps, args.burst
+    reentry.controller.CROSS_NAMESPACE = consent.Policy(args.cross_namespace_references)
     if args.leader_elect:
         reentry.handlers.LEADER_ELECTION = (args.leader_election_namespace or _pod_namespace(),
                                             args.leader_election_id, args.identity or _identity())
@@ -186,6 +189,9 @@ def parser() -> argparse.ArgumentParser:
                      help="requests per second to the API server, on average (default %(default)s; watches aside)")
     run.add_argument("--burst", type=_positive_int, default=throttle.DEFAULT_BURST,
                      help="requests at once before --qps applies (default %(default)s)")
+    run.add_argument("--cross-namespace-references", choices=("Granted", "Allowed"), default="Granted",
+                     help="a plan naming an object in another namespace: Granted, only where that namespace "
+                     "grants it (ConfigMap reentry-reference-grant, key from); Allowed, always (default Granted)")
     run.add_argument("--leader-elect", action="store_true",
                      help="run as one of several replicas: only the holder of a Lease acts, the others keep their "
                      "caches warm and take over within about 10 s (see docs/reliability.md)")

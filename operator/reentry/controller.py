@@ -27,8 +27,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from reentry import actions, cache, checks, model, targets
-from reentry.engine import controls, preflight, protection, schedule, selectors
+from reentry import actions, cache, checks, errors, model, targets
+from reentry.engine import consent, controls, preflight, protection, schedule, selectors
 from reentry.engine.observations import ActionProgress, CheckResult, Event, Observations, SetWeight, TargetObservation
 from reentry.engine.reconcile import Decision, evaluate, invalid, ramp_under_way, running_actions, wanted_checks
 from reentry.engine.validation import all_actions
@@ -52,6 +52,46 @@ async def _missing_refs(objects: Objects, namespace: str, spec: model.RecoveryPl
         if found is None:
             missing.append(label)
     return tuple(missing)
+
+
+#: What a plan that names another namespace needs (``reentry run --cross-namespace-references``).
+CROSS_NAMESPACE = consent.Policy.GRANTED
+
+
+def grants_owner(key: tuple[str, str]) -> tuple[str, str, str]:
+    """Under whose name a plan's loop follows the grants it waits for (apart from its targets)."""
+    return *key, "grants"
+
+
+async def refused_references(objects: Objects, spec: model.RecoveryPlanSpec, namespace: str,
+                             memory: PlanMemory) -> list[str]:
+    """Why the plan may not name the other namespaces it names; empty when it may (see
+    ``reentry.engine.consent``). While refused, each grant is followed, so granting wakes the plan."""
+    foreign = consent.foreign_namespaces(spec, namespace)
+    owner = grants_owner(memory.key)
+    if not foreign or CROSS_NAMESPACE == consent.Policy.ALLOWED:
+        if memory.awaiting_grants:
+            objects.unfollow(owner)
+            memory.awaiting_grants = False
+        return []
+    refs = {other: model.ObjectRef(apiVersion="v1", kind="ConfigMap", name=consent.GRANT_CONFIGMAP, namespace=other)
+            for other in foreign}
+    grants: dict[str, frozenset[str] | str] = {}
+    for other, ref in refs.items():
+        try:
+            found = await objects.get(ref, other)
+        except errors.ApiRefused as err:
+            grants[other] = f"its grant could not be read: {describe_error(err)}"
+        else:
+            grants[other] = consent.granted_from((found or {}).get("data"))
+    refused = consent.refusals(foreign, grants, namespace)
+    if refused:
+        for other, ref in refs.items():
+            objects.follow(ref, other, owner, memory.wake)
+    elif memory.awaiting_grants:
+        objects.unfollow(owner)
+    memory.awaiting_grants = bool(refused)
+    return refused
 
 
 #: While actions run (or a traffic target cannot be watched), the plan is also looked at this often
@@ -87,6 +127,8 @@ class PlanMemory:
     """When this loop last wrote the status."""
     progress_due: datetime | None = None
     """A status change that only reports progress was left unwritten: the loop looks again then."""
+    awaiting_grants: bool = False
+    """The plan names namespaces that do not grant it: their grants are followed (see :func:`refused_references`)."""
     targets_unwatched: bool = False
     """A traffic target could not be watched lately: the loop reads the targets on a short interval."""
     releasing: dict[str, datetime] = field(default_factory=dict)
@@ -262,9 +304,13 @@ async def reconcile(kube: Kube, objects: Objects, view: cache.View, body: Mappin
         memory.spec = None
         decision = invalid(status, generation, describe_validation_error(err), now or datetime.now(UTC))
     else:
-        observed = await observe(kube, objects, view, namespace, name, meta.get("uid", ""), spec, status, meta,
-                                 memory)
-        decision = evaluate(spec, generation, status, observed, now or datetime.now(UTC))
+        refused = await refused_references(objects, spec, namespace, memory)
+        if refused:  # nothing is read or written for the plan until the other namespaces agree
+            decision = invalid(status, generation, "; ".join(refused), now or datetime.now(UTC))
+        else:
+            observed = await observe(kube, objects, view, namespace, name, meta.get("uid", ""), spec, status,
+                                     meta, memory)
+            decision = evaluate(spec, generation, status, observed, now or datetime.now(UTC))
 
     if decision.status != status:
         if status is not None and memory.written_at is not None and \

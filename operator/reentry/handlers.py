@@ -230,6 +230,7 @@ async def reconcile(key: tuple[str, str], live: LivePlan, memo: Any, indexes: di
         memo.moving.discard(key)
         wakeups.forget(key)
         memo.objects.unfollow(key)
+        memo.objects.unfollow(controller.grants_owner(key))
 
 
 async def _until_delivered(live: LivePlan, written: str | None) -> None:

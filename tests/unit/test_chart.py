@@ -277,7 +277,8 @@ def test_the_deployment_runs_non_root_read_only_with_probes_and_resources():
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"health": 8080, "metrics": 8383}
     assert c["args"] == ["run", "--liveness=http://0.0.0.0:8080/healthz", "--metrics-port=8383", "--resync=300",
-                         "--qps=100", "--burst=500", "--log-format=text", "--leader-elect",
+                         "--qps=100", "--burst=500", "--cross-namespace-references=Granted", "--log-format=text",
+                         "--leader-elect",
                          f"--leader-election-namespace={RELEASE_NAMESPACE}", "--leader-election-id=reentry"]
 
 
