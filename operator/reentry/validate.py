@@ -24,7 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from reentry import model, paths
-from reentry.engine import graph, validation
+from reentry.engine import consent, graph, validation
 
 ERROR = "error"
 WARNING = "warning"
@@ -473,7 +473,22 @@ class _PlanCheck:
                 where = f" in namespace {ns}" if ns else ""
                 self.add(ref.loc, f"{ref.who}: {ref.key.kind} {ref.key.name}{where} is not in the bundle",
                          ERROR if strict else WARNING)
+        if self.namespace:  # without its namespace, which namespaces are "other" is not known
+            for other, fields in consent.foreign_namespaces(spec, self.namespace).items():
+                for path in fields:
+                    self.add(_spec_loc(path), f"names namespace {other}: the operator acts on it only once that "
+                             f"namespace grants namespace {self.namespace} (ConfigMap {consent.GRANT_CONFIGMAP}, key "
+                             f"{consent.GRANT_KEY}) or it runs with --cross-namespace-references Allowed", WARNING)
         return self.findings
+
+
+def _spec_loc(path: str) -> Loc:
+    """``spec.identity.checks[0].certificate.namespace`` -> ``("identity", "checks", 0, "certificate",
+    "namespace")``."""
+    loc: list[str | int] = []
+    for part in path.removeprefix("spec.").replace("[", ".[").split("."):
+        loc.append(int(part[1:-1]) if part.startswith("[") else part)
+    return tuple(loc)
 
 
 def _yaml_type(value: Any) -> str:

@@ -49,6 +49,21 @@ def test_cycle_unknown_service_bad_type_and_bad_path_are_named(tmp_path, capsys)
     assert "check c:" in capsys.readouterr().out
 
 
+def test_a_reference_to_another_namespace_is_a_warning_at_its_field(tmp_path, capsys):
+    spec = base(identity={"checks": [{"name": "tls", "certificate": {"secret": "tls", "namespace": "vault"}},
+                                     {"name": "own", "certificate": {"secret": "tls", "namespace": "shop"}}]})
+    doc = {"apiVersion": "reentry.dev/v1alpha1", "kind": "RecoveryPlan",
+           "metadata": {"name": "p", "namespace": "shop"}, "spec": spec}
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert main(["validate", str(path)]) == 0
+    assert main(["validate", "--strict", str(path)]) == 1  # strict: the Services are not in the bundle
+    lines = [line for line in capsys.readouterr().out.splitlines() if "names namespace" in line]
+    assert len(lines) == 2 and all("warning: p: spec.identity.checks[0].certificate.namespace: names namespace "
+                                   "vault: the operator acts on it only once that namespace grants namespace shop "
+                                   "(ConfigMap reentry-reference-grant, key from)" in line for line in lines)
+
+
 # ---- a bundle for CI: file:line, warnings for references outside it, --strict, JSON ----------------
 
 FIXTURES = ROOT / "tests" / "fixtures" / "validate"
