@@ -7,8 +7,10 @@
   leader is SIGKILLed mid-release, again and again (``REENTRY_FAILOVER_TRIALS`` times, 3 in
   ``make test``, 10 in ``make failover``); each time the standby holds the Lease within 15 s and the
   release goes on from where it was: no batch early (two operators acting would release them
-  faster than the plan's interval), none repeated, the plan Restored. Then a SIGTERM hands over
-  at once. The takeover times are printed (p50, max).
+  faster than the plan's interval), none repeated. Then the plan ramps a target, and the leader is
+  SIGKILLed again during the ramp's first hold: the standby takes over and the ramp goes on, each
+  step once. The plan is Restored, and a SIGTERM hands over at once. The takeover times are
+  printed (p50, max).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from pathlib import Path
 
 from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig
+from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.coordination_v1 import Lease
+from lightkube.resources.core_v1 import ConfigMap
 
 from reentry.kube import Kube
 from reentry.leadership import Leadership
@@ -37,6 +41,7 @@ from tests.e2e.story import (
     released_count,
     service_entry,
     wait_phase,
+    wait_status,
 )
 
 TRIALS = int(os.environ.get("REENTRY_FAILOVER_TRIALS", "3"))
@@ -95,8 +100,8 @@ def holder(cluster: Cluster, namespace: str, name: str) -> str | None:
     return lease.spec.holderIdentity if lease.spec else None
 
 
-def test_the_standby_takes_over_within_15_s_of_a_leader_killed_mid_release(cluster: Cluster, solo_namespace: str,
-                                                                         tmp_path: Path):
+def test_the_standby_takes_over_within_15_s_of_a_leader_killed_mid_release_and_mid_ramp(
+        cluster: Cluster, solo_namespace: str, tmp_path: Path):
     ns, lease_id = solo_namespace, f"reentry-{uuid.uuid4().hex[:6]}"
     pods = TRIALS * 4 + 4  # enough batches (one every INTERVAL s) to outlast every takeover
     given_running_pods(cluster, ns, gated_service("a", pods), pods)
@@ -109,8 +114,11 @@ def test_the_standby_takes_over_within_15_s_of_a_leader_killed_mid_release(clust
     replicas = {"r0": replica("r0"), "r1": replica("r1")}
     try:
         first = wait_for("a leader", lambda: holder(cluster, ns, lease_id), timeout=30)
+        cluster.client.create(ConfigMap(metadata=ObjectMeta(name="weights"), data={"w": "0"}), namespace=ns)
         apply_docs(cluster, ns, [recovery_plan("failover", [service_entry("a", release={
-            "batch": 1, "interval": f"{INTERVAL}s"})])])
+            "batch": 1, "interval": f"{INTERVAL}s"})], traffic={
+            "steps": [{"weight": 50, "hold": "5s"}, {"weight": 100}],
+            "targets": [{"configMapKey": {"name": "weights", "key": "w", "from": 0, "to": 100}}]})])
         wait_for("the first release", lambda: released_count(cluster, ns) >= 1, timeout=60)
 
         takeovers, leader = [], first
@@ -130,9 +138,25 @@ def test_the_standby_takes_over_within_15_s_of_a_leader_killed_mid_release(clust
             leader = standby
             print(f"trial {trial + 1}: {standby} took over {takeovers[-1]:.1f} s after the kill")
 
-        # Then the release finishes, one batch at a time: never two at once (two acting operators would
-        # release faster than the interval), each pod once
-        wait_phase(cluster, ns, "failover", "Restored", timeout=pods * INTERVAL + 60)
+        # And when the leader is killed during the ramp's first hold, the standby takes over the ramp
+        wait_status(cluster, ns, "failover", "the ramp's first step",
+                    lambda s: (s.get("traffic") or {}).get("weight") == 50, timeout=pods * INTERVAL + 60)
+        standby = "r1" if leader == "r0" else "r0"
+        replicas[leader].process.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        replicas[leader].process.wait(timeout=10)
+        wait_for(f"{standby} to hold the Lease", lambda: holder(cluster, ns, lease_id) == standby,
+                 timeout=TAKEOVER_GOAL + 10, every=0.1)
+        mid_ramp = time.monotonic() - killed_at
+        replicas[leader] = replica(leader)
+        leader = standby
+        print(f"mid-ramp: {standby} took over {mid_ramp:.1f} s after the kill")
+
+        # Then the release finished one batch at a time: never two at once (two acting operators would
+        # release faster than the interval), each pod once; and the ramp took each step once
+        final = wait_phase(cluster, ns, "failover", "Restored", timeout=60)
+        assert [h["weight"] for h in final["traffic"]["history"]] == [50, 100]
+        assert cluster.client.get(ConfigMap, "weights", namespace=ns).data == {"w": "100"}
         times = release_times(cluster, ns, "a")
         assert len(times) == pods
         gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
@@ -149,7 +173,8 @@ def test_the_standby_takes_over_within_15_s_of_a_leader_killed_mid_release(clust
         for process in replicas.values():
             stop_operator(process)
 
-    print(f"takeover after SIGKILL over {TRIALS} trials: p50 {statistics.median(takeovers):.1f} s, "
-          f"max {max(takeovers):.1f} s; after SIGTERM {handover:.1f} s")
+    print(f"takeover after SIGKILL over {TRIALS} trials mid-release: p50 {statistics.median(takeovers):.1f} s, "
+          f"max {max(takeovers):.1f} s; mid-ramp {mid_ramp:.1f} s; after SIGTERM {handover:.1f} s")
     assert max(takeovers) < TAKEOVER_GOAL, takeovers
+    assert mid_ramp < TAKEOVER_GOAL, mid_ramp
     assert handover < 5, handover
