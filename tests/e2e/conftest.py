@@ -163,7 +163,8 @@ def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
             print(running.logs()[-5000:], file=sys.stderr)
 
 
-def _fresh_namespace(cluster: Cluster, request: pytest.FixtureRequest, prefix: str = "") -> Iterator[str]:
+def fresh_namespace(cluster: Cluster, request: pytest.FixtureRequest, prefix: str = "") -> Iterator[str]:
+    """A namespace named after the test (``prefix`` first), deleted afterwards (without waiting)."""
     base = request.node.name.lower().replace("_", "-").removeprefix("test-")[:40].strip("-")
     name = f"{prefix}{base}-{uuid.uuid4().hex[:5]}"
     cluster.client.create(Namespace(metadata=ObjectMeta(name=name)))
@@ -178,13 +179,13 @@ def _fresh_namespace(cluster: Cluster, request: pytest.FixtureRequest, prefix: s
 @pytest.fixture
 def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace per test, watched by the session's operator, deleted afterwards (without waiting)."""
-    yield from _fresh_namespace(cluster, request)
+    yield from fresh_namespace(cluster, request)
 
 
 @pytest.fixture
 def solo_namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace the session's operator ignores, for a test that runs its own."""
-    yield from _fresh_namespace(cluster, request, SOLO_PREFIX)
+    yield from fresh_namespace(cluster, request, SOLO_PREFIX)
 
 
 def load_example(name: str) -> list[dict[str, Any]]:

@@ -10,16 +10,12 @@ alice's namespace, the plan wakes at once (the grant is followed) and runs to Re
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import yaml
-from lightkube import ApiError
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Namespace
 
-from tests.e2e.conftest import Cluster, Operator, apply_docs
+from tests.e2e.conftest import Cluster, Operator, apply_docs, fresh_namespace
 from tests.e2e.story import gated_service, given_running_pods, recovery_plan, released_count, service_entry, wait_phase
 
 PLAN = "reaches-out"
@@ -34,16 +30,9 @@ def role(namespace: str, user: str, rules: list[dict[str, object]]) -> list[dict
 
 
 @pytest.fixture
-def other_namespace(cluster: Cluster) -> Iterator[str]:
+def other_namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
     """Bob's namespace, watched by the session's operator like the test's own."""
-    name = f"vault-{uuid.uuid4().hex[:5]}"
-    cluster.client.create(Namespace(metadata=ObjectMeta(name=name)))
-    yield name
-    try:
-        cluster.client.delete(Namespace, name)
-    except ApiError as err:
-        if err.status.code != 404:
-            raise
+    yield from fresh_namespace(cluster, request, prefix="vault-")
 
 
 def test_a_reference_to_another_namespace_waits_for_that_namespaces_grant(
