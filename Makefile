@@ -14,7 +14,7 @@ help:
 	@echo "make test   - lint, type checks, unit tests, e2e tests on a real API server (the image's included)"
 	@echo "make image  - the operator image from the Dockerfile, without a Docker engine (buildah)"
 	@echo "make crds   - regenerate crds/ (and the chart's copy) from the pydantic models"
-	@echo "make failover - the leader SIGKILLed 10 times mid-release: takeover p50 and max (~4 min)"
+	@echo "make failover - the leader SIGKILLed 10 times mid-release, 10 mid-ramp: takeover p50 and max (~6 min)"
 	@echo "make fuzz   - the property-based tests with 1,000,000 examples in all (make test runs 150 each)"
 	@echo "make soak   - plans cycled for an hour: the operator's memory and connections stay flat (docs/soak.md)"
 	@echo "make docs   - regenerate docs/api.md from the pydantic models"
@@ -74,7 +74,8 @@ test: system-deps lint typecheck build image
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # Not part of `make test` at this size (it runs 3 trials): the leader of two replicas SIGKILLed 10
-# times mid-release, printing each takeover and their p50 and max (docs/reliability.md).
+# times mid-release and 10 times mid-ramp, printing each takeover and their p50 and max
+# (docs/reliability.md; about 6 minutes).
 failover: build
 	REENTRY_FAILOVER_TRIALS=10 $(BIN)/pytest tests/e2e/test_leadership.py -q -s -k killed
 
