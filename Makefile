@@ -80,10 +80,13 @@ failover: build
 	REENTRY_FAILOVER_TRIALS=10 $(BIN)/pytest tests/e2e/test_leadership.py -q -s -k killed
 
 # The property-based tests (tests/unit/test_properties.py) at 1,000,000 examples in all, a fresh
-# random seed each run; `make test` runs them at 150 examples each, always the same ones.
+# random seed each run, split by cost (a mutated plan through validate costs ten times arbitrary
+# text) and run in parallel; `make test` runs them at 150 examples each, always the same ones.
 fuzz: $(STAMP)
-	REENTRY_FUZZ_EXAMPLES=333334 REENTRY_FUZZ_SEED=random $(BIN)/pytest tests/unit/test_properties.py -q \
-	  -p no:cacheprovider --hypothesis-show-statistics
+	@set -e; run() { REENTRY_FUZZ_EXAMPLES=$$2 REENTRY_FUZZ_SEED=random $(BIN)/pytest tests/unit/test_properties.py \
+	  -q -p no:cacheprovider --hypothesis-show-statistics -k $$1; }; \
+	run any_text 600000 & text=$$!; run mutated_plan 150000 & plans=$$!; run round_after_round 250000 & rounds=$$!; \
+	wait $$text; wait $$plans; wait $$rounds
 
 # Not part of `make test`: measures against a private sandbox and rewrites docs/benchmarks.md,
 # docs/benchmarks-traffic.md and docs/benchmarks-rest.md (~35 min; --only picks some).
