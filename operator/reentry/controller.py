@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from reentry import actions, cache, checks, errors, model, targets
 from reentry.engine import consent, controls, preflight, protection, schedule, selectors
 from reentry.engine.observations import ActionProgress, CheckResult, Event, Observations, SetWeight, TargetObservation
+from reentry.engine.reasons import Reason
 from reentry.engine.reconcile import Decision, evaluate, invalid, ramp_under_way, running_actions, wanted_checks
 from reentry.engine.validation import all_actions
 from reentry.errors import describe_validation_error
@@ -271,7 +272,7 @@ async def write_weights(objects: Objects, namespace: str, spec: model.RecoveryPl
             cause = describe_error(err)
             log.warning("writing weight %d to %s in %s failed: %s", weight, target.label, namespace, cause)
             if failing.get(target.label) != cause:
-                events.append(Event("TrafficWriteFailed", f"could not set {target.label} to {weight}%: {cause}; "
+                events.append(Event(Reason.TRAFFIC_WRITE_FAILED, f"could not set {target.label} to {weight}%: {cause}; "
                                                           "retrying", warning=True))
             failing[target.label] = cause
         else:

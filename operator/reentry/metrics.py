@@ -29,7 +29,8 @@ from prometheus_client import (
     start_http_server,
 )
 
-from reentry.engine.conditions import READY, REASON_DRY_RUN, get_condition
+from reentry.engine.conditions import READY, get_condition
+from reentry.engine.reasons import Reason
 from reentry.engine.reconcile import Decision
 from reentry.engine.timeutil import parse_time
 from reentry.model import Outcome, Phase, RecoveryPlanStatus, StageState
@@ -260,7 +261,7 @@ class Metrics:
             return
         seen.restored = True
         ready = get_condition(status.conditions, READY)
-        if ready is not None and ready.reason == REASON_DRY_RUN:
+        if ready is not None and ready.reason == Reason.DRY_RUN:
             return  # a dry run restores nothing
         self.restoration.observe(_seconds(status.technicalRecoveryAt, restored_at))
 

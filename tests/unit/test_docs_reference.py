@@ -1,9 +1,10 @@
 """docs/events.md and docs/metrics.md name every Event reason the operator emits and every metric it defines.
 
-Reasons are found in the source, not in a list someone keeps: every ``Event(...)``, ``emit(...)``,
-``fail(...)`` and ``kopf.event(..., reason=...)`` call in the operator's package (the sandbox aside),
-with its reason resolved (a literal, or a constant of the module or of an imported module). A call
-whose reason cannot be resolved fails the test too, so a new way of emitting cannot slip past it.
+Reasons are found in the source: every ``Event(...)``, ``emit(...)``, ``fail(...)`` and
+``kopf.event(..., reason=...)`` call in the operator's package (the sandbox aside), with its reason
+resolved. Every reason must be a member of the catalogue, ``reentry.engine.reasons.Reason`` (the
+phase-named announcements aside), not written out where it is emitted; a call whose reason cannot
+be resolved fails the test too, so a new way of emitting cannot slip past it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from prometheus_client import CollectorRegistry
 
 from reentry import metrics
 from reentry.engine import reconcile
+from reentry.engine.reasons import Reason
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "operator/reentry"
 SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if "sandbox" not in p.relative_to(PACKAGE).parts)
 EMITTERS = {"Event", "emit", "fail", "event"}
 EITHER = "Normal or Warning"
+#: Events named after the phase a plan entered (``reconcile._ANNOUNCED``), the one reason family that
+#: is not in the catalogue: the phase names are the API's own.
+ANNOUNCED = {p.value for p in reconcile._ANNOUNCED}
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class Emission:
     reason: str
     type: str  # Normal, Warning, or EITHER when the code decides at run time
     where: str
+    catalogued: bool = True
+    """Named from ``reentry.engine.reasons.Reason``, not written out where it is emitted."""
 
 
 def _module_name(path: Path) -> str:
@@ -105,7 +112,8 @@ def emissions() -> tuple[list[Emission], list[str]]:
                 if reason is None:
                     unresolved.append(f"{where}: {ast.unparse(first)}")
                 else:
-                    found.append(Emission(reason, _type(call), where))
+                    catalogued = isinstance(first, ast.Attribute) and ast.unparse(first.value) == "Reason"
+                    found.append(Emission(reason, _type(call), where, catalogued))
     return found, unresolved
 
 
@@ -130,6 +138,13 @@ def test_every_emitted_reason_is_documented_with_its_type():
         types = {e.type for e in found if e.reason == reason}
         expected = types.pop() if len(types) == 1 else EITHER
         assert documented[reason] == expected, f"{reason}: docs say {documented[reason]}, the code emits {expected}"
+
+
+def test_every_emitted_reason_comes_from_the_catalogue():
+    found, _ = emissions()
+    written_out = sorted(f"{e.where}: {e.reason}" for e in found if not e.catalogued and e.reason not in ANNOUNCED)
+    assert not written_out, f"reasons written where they are emitted, not taken from Reason: {written_out}"
+    assert {e.reason for e in found} - ANNOUNCED <= set(Reason)
 
 
 def test_no_documented_reason_is_stale():

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from reentry.engine.observations import ActionProgress, Event
+from reentry.engine.reasons import Reason
 from reentry.engine.timeutil import format_time
 from reentry.model import Action, ActionState, ActionStatus
 
@@ -59,19 +60,20 @@ def _advance(spec: Action, status: ActionStatus, progress: ActionProgress | None
             message = f"dry run: would run {spec.kind} action {spec.name}"
             return status.model_copy(update={"state": ActionState.SUCCEEDED, "startedAt": stamp,
                                              "finishedAt": stamp, "message": message}), [
-                Event("DryRunWouldRun", message)]
+                Event(Reason.DRY_RUN_WOULD_RUN, message)]
         return status.model_copy(update={"state": ActionState.RUNNING, "startedAt": stamp}), [
-            Event("ActionStarted", f"{status.stage} action {spec.name} ({spec.kind}) started")]
+            Event(Reason.ACTION_STARTED, f"{status.stage} action {spec.name} ({spec.kind}) started")]
     if status.state != ActionState.RUNNING or progress is None:
         return status, []
     status = status.model_copy(update={"state": progress.state, "record": progress.record,
                                        "message": progress.message or status.message})
     if progress.state == ActionState.SUCCEEDED:
         return status.model_copy(update={"finishedAt": stamp}), [
-            Event("ActionCompleted", f"{status.stage} action {spec.name} completed: {progress.message}".rstrip(": "))]
+            Event(Reason.ACTION_COMPLETED,
+                  f"{status.stage} action {spec.name} completed: {progress.message}".rstrip(": "))]
     if progress.state == ActionState.FAILED:
         return status.model_copy(update={"finishedAt": stamp}), [
-            Event("ActionFailed", f"{status.stage} action {spec.name} failed: {progress.message}", warning=True)]
+            Event(Reason.ACTION_FAILED, f"{status.stage} action {spec.name} failed: {progress.message}", warning=True)]
     return status, []
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from reentry.engine.observations import CheckResult, Event
+from reentry.engine.reasons import Reason
 from reentry.engine.timeutil import format_time, parse_time
 from reentry.model import Check, CheckStatus, FailureClass, OnNoData, Outcome, Override, parse_duration
 
@@ -73,7 +74,7 @@ def update(spec: Check, stage: str, previous: CheckStatus | None, result: CheckR
 
     if override is not None:
         if not status.overridden:
-            events.append(Event("Overridden", f"check {spec.name} overridden: {override.reason}", warning=True))
+            events.append(Event(Reason.OVERRIDDEN, f"check {spec.name} overridden: {override.reason}", warning=True))
         status = status.model_copy(update={"overridden": True, "overrideReason": override.reason})
     elif status.overridden:
         status = status.model_copy(update={"overridden": False, "overrideReason": None})
@@ -104,10 +105,10 @@ def update(spec: Check, stage: str, previous: CheckStatus | None, result: CheckR
         detail = f"observed {result.observed}" if result.observed else result.message
         if result.threshold:
             detail += f" ({result.threshold})"
-        events.append(Event("CheckFailed", f"{stage} check {spec.name}: {result.outcome.value}: {detail}",
+        events.append(Event(Reason.CHECK_FAILED, f"{stage} check {spec.name}: {result.outcome.value}: {detail}",
                             warning=True))
     elif changed and counted == Outcome.PASS and previous is not None and previous.result is not None:
-        events.append(Event("CheckPassing", f"{stage} check {spec.name} passes again"))
+        events.append(Event(Reason.CHECK_PASSING, f"{stage} check {spec.name} passes again"))
     return status, events
 
 

@@ -1,4 +1,4 @@
-"""kstatus-style conditions: Ready, Progressing, Stalled, with reason constants.
+"""kstatus-style conditions: Ready, Progressing, Stalled (their reasons: ``reentry.engine.reasons``).
 
 A condition's ``lastTransitionTime`` changes only when its status flips, as in cert-manager's
 ``pkg/api/util/conditions.go``.
@@ -6,6 +6,7 @@ A condition's ``lastTransitionTime`` changes only when its status flips, as in c
 
 from __future__ import annotations
 
+from reentry.engine.reasons import Reason
 from reentry.model import Condition, Phase
 
 READY = "Ready"
@@ -16,17 +17,7 @@ PLAN_READY = "PlanReady"
 OVERRIDDEN = "Overridden"
 VALIDATION_HEALTHY = "ValidationHealthy"
 
-# Reasons for conditions that are not simply the phase name.
-REASON_INVALID_SPEC = "InvalidSpec"
-REASON_AS_EXPECTED = "AsExpected"
-REASON_CHECK_TIMEOUT = "CheckTimeout"
-REASON_ACTION_FAILED = "ActionFailed"
-REASON_AWAITING_APPROVAL = "AwaitingApproval"
-REASON_DRY_RUN = "DryRun"
-REASON_ANALYSIS_FAILED = "AnalysisFailed"
-
-#: Where a plan ends: nothing moves it on (a new plan is needed).
-
+#: The phases in which the plan is at work (Progressing), paused and finished ones aside.
 RUNNING_PHASES = frozenset({
     Phase.IDENTITY_PRE_WARMING, Phase.STATE_RECONCILIATION, Phase.DEPENDENCY_CONVERGENCE,
     Phase.TRAFFIC_REENTRY, Phase.VALIDATING, Phase.OBSERVING,
@@ -70,7 +61,7 @@ def for_phase(conditions: list[Condition], phase: Phase, message: str, generatio
     why = reason or phase.value
     updated = set_condition(conditions, make(READY, phase == Phase.RESTORED, why))
     updated = set_condition(updated, make(PROGRESSING, phase in RUNNING_PHASES, why))
-    stalled = make(STALLED, True, why) if failed else make(STALLED, False, REASON_AS_EXPECTED, "")
+    stalled = make(STALLED, True, why) if failed else make(STALLED, False, Reason.AS_EXPECTED, "")
     return set_condition(updated, stalled)
 
 

@@ -16,6 +16,7 @@ from reentry.engine import actions as action_steps
 from reentry.engine import checks as check_rules
 from reentry.engine import conditions, graph, preflight, traffic, validation
 from reentry.engine.observations import Event, Observations, ReleasePods, SetWeight
+from reentry.engine.reasons import Reason
 from reentry.engine.release import step_services
 from reentry.engine.timeutil import format_duration, format_time, parse_time
 from reentry.model import (
@@ -73,11 +74,11 @@ def invalid(status: RecoveryPlanStatus | None, generation: int | None, message: 
     current = status or RecoveryPlanStatus()
     events = []
     if current.phase != Phase.FAILED or current.message != message:
-        events.append(Event(conditions.REASON_INVALID_SPEC, message, warning=True))
+        events.append(Event(Reason.INVALID_SPEC, message, warning=True))
     new = current.model_copy(update={
         "phase": Phase.FAILED, "message": message, "observedGeneration": generation,
         "conditions": conditions.for_phase(current.conditions, Phase.FAILED, message, generation, format_time(now),
-                                           reason=conditions.REASON_INVALID_SPEC),
+                                           reason=Reason.INVALID_SPEC),
     })
     return Decision(new, [], events)
 
@@ -138,7 +139,7 @@ class _Evaluation:
         stages = [known.get(name) or StageStatus(name=name) for name in STAGE_ORDER]
         self.status = current.model_copy(update={"stages": stages, "observedGeneration": generation})
         stalled = conditions.get_condition(current.conditions, conditions.STALLED)
-        was_invalid = current.phase == Phase.FAILED and stalled and stalled.reason == conditions.REASON_INVALID_SPEC
+        was_invalid = current.phase == Phase.FAILED and stalled and stalled.reason == Reason.INVALID_SPEC
         if current.phase is None or was_invalid:
             self.set(phase=self._phase_from_stages(), message=None)
 
@@ -239,7 +240,7 @@ class _Evaluation:
         reason = self.observed.controls.abort_reason
         if reason is not None and self.phase not in FINISHED_PHASES:
             self.set(phase=Phase.ABORTED, message=f"aborted: {reason}")
-            self.emit("Aborted", f"re-entry aborted: {reason}; released pods stay released, held pods stay held",
+            self.emit(Reason.ABORTED, f"re-entry aborted: {reason}; released pods stay released, held pods stay held",
                       warning=True)
             if self.spec.traffic.safeState == SafeState.FALLBACK:
                 self._take(traffic.abort(self._traffic_view(), self.status.traffic))
@@ -260,7 +261,7 @@ class _Evaluation:
             # A plan paused by a timeout gets fresh timeout windows, or it would pause again at once.
             self.set(checks=[check_rules.restart_clock(c, self.now) for c in self.status.checks],
                      traffic=traffic.resumed(self.status.traffic, self.spec.traffic, self.now))
-            self.emit("Resumed", f"re-entry resumed in {resumed_into.value}")
+            self.emit(Reason.RESUMED, f"re-entry resumed in {resumed_into.value}")
         elif controls.paused and self.phase not in FINISHED_PHASES:
             self.pause(PAUSED_BY_ANNOTATION)
         elif controls.resume_token is not None and self.status.lastResumeToken is None:
@@ -273,7 +274,7 @@ class _Evaluation:
         found = preflight.problems(self.spec, self.observed)
         self.set(conditions=conditions.set_flag(
             self.status.conditions, conditions.PLAN_READY, not found,
-            "ReferencesResolved" if not found else "ReferencesMissing",
+            Reason.REFERENCES_RESOLVED if not found else Reason.REFERENCES_MISSING,
             "every reference resolves" if not found else "; ".join(found), self.generation, self.stamp))
         if self.spec.start == StartPolicy.MANUAL:
             if self.observed.controls.start:
@@ -304,7 +305,7 @@ class _Evaluation:
             if stage.state == StageState.PENDING:
                 stage = stage.model_copy(update={"state": StageState.RUNNING, "startedAt": self.stamp})
                 self._put_stage(stage)
-                self.emit("StageStarted", f"stage {name.value} started")
+                self.emit(Reason.STAGE_STARTED, f"stage {name.value} started")
             if self.phase != Phase.OBSERVING:
                 self.set(phase=PHASE_OF_STAGE[name])
             self.set(stage=name)
@@ -312,7 +313,7 @@ class _Evaluation:
                 break
             self._put_stage(stage.model_copy(update={"state": StageState.PASSED, "finishedAt": self.stamp,
                                                      "message": None}))
-            self.emit("StagePassed", f"stage {name.value} passed")
+            self.emit(Reason.STAGE_PASSED, f"stage {name.value} passed")
             if current_stage(self.status) is None:
                 self.restored()
 
@@ -325,7 +326,7 @@ class _Evaluation:
         self._store_actions(outcome.statuses)
         self.events += outcome.events
         if outcome.failed is not None:
-            self.fail(conditions.REASON_ACTION_FAILED,
+            self.fail(Reason.ACTION_FAILED,
                       f"{name.value} action {outcome.failed.name} failed: {outcome.failed.message}")
             return False
         if not outcome.done:
@@ -375,13 +376,13 @@ class _Evaluation:
         self._take(out)
         if out.abort is not None:
             self.set(phase=Phase.ABORTED, message=f"aborted: {out.abort}")
-            self.reason = conditions.REASON_ANALYSIS_FAILED
-            self.emit("Aborted", f"re-entry aborted: {out.abort}; traffic returns to 0%", warning=True)
+            self.reason = Reason.ANALYSIS_FAILED
+            self.emit(Reason.ABORTED, f"re-entry aborted: {out.abort}; traffic returns to 0%", warning=True)
             return False
         if out.pause is not None:
             self.pause(out.pause)
-            self.reason = conditions.REASON_ANALYSIS_FAILED
-            self.emit(conditions.REASON_ANALYSIS_FAILED, out.pause + "; resume with the reentry.dev/resume annotation",
+            self.reason = Reason.ANALYSIS_FAILED
+            self.emit(Reason.ANALYSIS_FAILED, out.pause + "; resume with the reentry.dev/resume annotation",
                       warning=True)
             return False
         if out.reason:
@@ -400,11 +401,11 @@ class _Evaluation:
         names = ", ".join(c.name for c in timed_out)
         message = f"{stage.value} check {names} timed out ({self._waiting_on(timed_out)})"
         if any(c.onTimeout == OnTimeout.FAIL for c in timed_out):
-            self.fail(conditions.REASON_CHECK_TIMEOUT, message)
+            self.fail(Reason.CHECK_TIMEOUT, message)
         else:
             self.pause(message)
-            self.reason = conditions.REASON_CHECK_TIMEOUT
-            self.emit(conditions.REASON_CHECK_TIMEOUT, message + "; resume with the reentry.dev/resume annotation",
+            self.reason = Reason.CHECK_TIMEOUT
+            self.emit(Reason.CHECK_TIMEOUT, message + "; resume with the reentry.dev/resume annotation",
                       warning=True)
 
     def _dependencies_message(self) -> str:
@@ -425,12 +426,12 @@ class _Evaluation:
             was_healthy = self.status.observingSince is not None
             self.set(conditions=conditions.set_flag(
                 self.status.conditions, conditions.VALIDATION_HEALTHY, satisfied,
-                "ChecksPassing" if satisfied else "ChecksFailing",
+                Reason.CHECKS_PASSING if satisfied else Reason.CHECKS_FAILING,
                 "validation checks pass" if satisfied else self._waiting_on(rules.checks), self.generation,
                 self.stamp))
             if not satisfied:
                 if was_healthy:
-                    self.emit("ValidationFailing", f"validation failed while observing: "
+                    self.emit(Reason.VALIDATION_FAILING, f"validation failed while observing: "
                                                    f"{self._waiting_on(rules.checks)}; the observeFor window "
                                                    "restarts once it passes again", warning=True)
                 self.set(observingSince=None, message=f"observing: waiting for {self._waiting_on(rules.checks)}")
@@ -442,12 +443,13 @@ class _Evaluation:
         if rules.approval.required and self.status.approval is None:
             approval = self.observed.controls.approval
             if approval is None:
-                self.reason = conditions.REASON_AWAITING_APPROVAL
+                self.reason = Reason.AWAITING_APPROVAL
                 self.set(message=f"validation: waiting for approval by {self.spec.owner.team} "
                                  "(annotation reentry.dev/approve)")
                 return False
             self.set(approval=ApprovalStatus(by=approval.by, at=self.stamp, comment=approval.comment))
-            self.emit("Approved", f"approved by {approval.by}" + (f": {approval.comment}" if approval.comment else ""))
+            comment = f": {approval.comment}" if approval.comment else ""
+            self.emit(Reason.APPROVED, f"approved by {approval.by}{comment}")
 
         if rules.observeFor:
             window = parse_duration(rules.observeFor)
@@ -476,7 +478,7 @@ class _Evaluation:
         previous = self.status.restoration
         exceeded = end > deadline
         if exceeded and not (previous and previous.exceeded):
-            self.emit("BudgetExceeded", f"restoration budget {self.spec.restorationBudget} exceeded "
+            self.emit(Reason.BUDGET_EXCEEDED, f"restoration budget {self.spec.restorationBudget} exceeded "
                                         f"(technical recovery at {self.status.technicalRecoveryAt})", warning=True)
         elapsed = format_duration(end - start) if self.status.operationallyRestoredAt else None
         self.set(restoration=BudgetStatus(budget=self.spec.restorationBudget, deadline=format_time(deadline),
@@ -485,14 +487,14 @@ class _Evaluation:
     def unmatched_pods(self) -> None:
         found = sorted(self.observed.unmatched_gated_pods)
         if found and found != self.status.unmatchedGatedPods:
-            self.emit("UnmatchedGatedPods", f"{len(found)} gated pod(s) in this namespace match no plan's "
+            self.emit(Reason.UNMATCHED_GATED_PODS, f"{len(found)} gated pod(s) in this namespace match no plan's "
                                             f"services and stay held: {', '.join(found[:5])}", warning=True)
         self.set(unmatchedGatedPods=found)
 
     def finish(self) -> Decision:
         overridden = [c for c in self.status.checks if c.overridden]
         self.set(conditions=conditions.set_flag(
-            self.status.conditions, conditions.OVERRIDDEN, True if overridden else None, "ChecksOverridden",
+            self.status.conditions, conditions.OVERRIDDEN, True if overridden else None, Reason.CHECKS_OVERRIDDEN,
             "; ".join(f"{c.name}: {c.overrideReason}" for c in overridden), self.generation, self.stamp))
         if self.phase != self.before and self.phase in _ANNOUNCED:
             self.emit(self.phase.value, self.status.message or self.phase.value, warning=self.phase == Phase.PAUSED)
@@ -506,11 +508,11 @@ class _Evaluation:
     def _standing_reason(self) -> str | None:
         """Keep a dry run's, a pause's or a failure's reason visible on later evaluations too."""
         if self.phase == Phase.RESTORED and self.dry_run:
-            return conditions.REASON_DRY_RUN
+            return Reason.DRY_RUN
         if self.phase == Phase.PAUSED and (self.status.pauseReason or "").startswith(traffic.ANALYSIS_PAUSE):
-            return conditions.REASON_ANALYSIS_FAILED
+            return Reason.ANALYSIS_FAILED
         if self.phase == Phase.PAUSED and self.status.pauseReason != PAUSED_BY_ANNOTATION:
-            return conditions.REASON_CHECK_TIMEOUT
+            return Reason.CHECK_TIMEOUT
         if self.phase == Phase.FAILED and self.before == Phase.FAILED:
             stalled = conditions.get_condition(self.status.conditions, conditions.STALLED)
             return stalled.reason if stalled else None

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from reentry.engine.observations import Event, ReleasePods, ServiceObservation
+from reentry.engine.reasons import Reason
 from reentry.engine.timeutil import format_time, parse_time
 from reentry.model import ServiceSpec, ServiceState, ServiceStatus, parse_duration
 
@@ -71,7 +72,7 @@ def step_service(spec: ServiceSpec, status: ServiceStatus, observed: ServiceObse
     if status.state == ServiceState.HELD:
         status = status.model_copy(update={"state": ServiceState.RELEASING, "waitingFor": [],
                                            "releaseStartedAt": stamp})
-        events.append(Event("ServiceReleasing", f"dependencies of {spec.name} are attached; releasing its pods"))
+        events.append(Event(Reason.SERVICE_RELEASING, f"dependencies of {spec.name} are attached; releasing its pods"))
 
     action = None
     if pending:
@@ -83,11 +84,11 @@ def step_service(spec: ServiceSpec, status: ServiceStatus, observed: ServiceObse
             action = ReleasePods(spec.name, chosen)
             status = status.model_copy(update={"lastBatchAt": stamp})
             done = gated_total - len(pending) + len(chosen)
-            events.append(Event("PodsReleased", f"{spec.name}: released {len(chosen)} pod(s), "
+            events.append(Event(Reason.PODS_RELEASED, f"{spec.name}: released {len(chosen)} pod(s), "
                                                 f"{done}/{gated_total} of its gated pods"))
     elif status.readyEndpoints >= spec.minReadyEndpoints and status.totalPods > 0:
         status = status.model_copy(update={"state": ServiceState.ATTACHED, "attachedAt": stamp})
-        events.append(Event("ServiceAttached", f"{spec.name} attached with {status.readyEndpoints} ready "
+        events.append(Event(Reason.SERVICE_ATTACHED, f"{spec.name} attached with {status.readyEndpoints} ready "
                                                f"endpoint(s) (min {spec.minReadyEndpoints})"))
     return status, action, events
 
@@ -99,9 +100,9 @@ def _dry_run(spec: ServiceSpec, status: ServiceStatus, pending: list[str], stamp
                    f"{spec.release.batch} every {spec.release.interval}")
         return status.model_copy(update={"state": ServiceState.RELEASING, "waitingFor": [],
                                          "releaseStartedAt": stamp, "wouldRelease": len(pending)}), None, [
-            Event("DryRunWouldRelease", message)]
+            Event(Reason.DRY_RUN_WOULD_RELEASE, message)]
     return status.model_copy(update={"state": ServiceState.ATTACHED, "attachedAt": stamp}), None, [
-        Event("ServiceAttached", f"dry run: {spec.name} would be attached next")]
+        Event(Reason.SERVICE_ATTACHED, f"dry run: {spec.name} would be attached next")]
 
 
 def step_services(specs: Sequence[ServiceSpec], order: Sequence[str], statuses: dict[str, ServiceStatus],

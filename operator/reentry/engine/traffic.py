@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from reentry.engine import checks as check_rules
 from reentry.engine.observations import Event, SetWeight, TargetObservation
+from reentry.engine.reasons import Reason
 from reentry.engine.timeutil import format_time, parse_time
 from reentry.model import (
     Check,
@@ -41,12 +42,6 @@ HISTORY_LIMIT = 30
 #: Cool-down after a step back when neither ``coolDown`` nor the lower step's hold says how long.
 DEFAULT_COOL_DOWN = timedelta(seconds=30)
 
-REASON_STEP_APPLIED = "TrafficStep"
-REASON_STEP_BACK = "TrafficStepBack"
-REASON_DRIFT = "TrafficDrift"
-REASON_ABORTING = "TrafficAborting"
-REASON_RETURNED = "TrafficReturned"
-REASON_STEP_HOLD = "StepHold"
 #: Every pause the ramp asks for starts with this, so the condition keeps its reason afterwards.
 ANALYSIS_PAUSE = "traffic analysis failed"
 
@@ -135,7 +130,7 @@ class _Ramp:
                 stale.append(label)
                 continue
             if before.weight == weight and before.inPlace and seen.found and not seen.in_place:
-                self.emit(REASON_DRIFT, f"{label} was changed by someone else during the ramp (it shows "
+                self.emit(Reason.TRAFFIC_DRIFT, f"{label} was changed by someone else during the ramp (it shows "
                                         f"{seen.shows or 'other values'}); restoring weight {weight}", warning=True)
             updated.append(before.model_copy(update={
                 "weight": before.weight if before.weight is not None else weight,
@@ -245,7 +240,7 @@ class _Ramp:
                 else _hold(self.spec, step) or DEFAULT_COOL_DOWN)
         self.move(step, weight, TrafficState.COOLING_DOWN, f"step back: {what}")
         self.set(stepBacks=self.status.stepBacks + 1, coolDownUntil=format_time(self.now + cool))
-        self.emit(REASON_STEP_BACK, f"traffic stepped back from {from_weight}% to {weight}% "
+        self.emit(Reason.TRAFFIC_STEP_BACK, f"traffic stepped back from {from_weight}% to {weight}% "
                                     f"({self.status.stepBacks}/{self.spec.maxStepBacks}): {what}; "
                                     f"retrying after {format_time(self.now + cool)}", warning=True)
 
@@ -273,7 +268,7 @@ class _Ramp:
     def advance(self, step: int, weight: int) -> None:
         where = f"step {step}/{len(self.spec.steps)}" if not self.spec.adaptive else f"adaptive step {step}"
         self.move(step, weight, TrafficState.APPLYING, where)
-        self.emit(REASON_STEP_APPLIED, f"traffic {where}: weight {weight}%")
+        self.emit(Reason.TRAFFIC_STEP, f"traffic {where}: weight {weight}%")
 
     def hold_or_advance(self) -> None:
         state = self.status.state
@@ -306,12 +301,12 @@ class _Ramp:
             return
         until = parse_time(self.status.holdUntil or self.stamp)
         if self.now < until:
-            self.out.reason = REASON_STEP_HOLD
+            self.out.reason = Reason.STEP_HOLD
             self.out.message = f"{self._where()} at {self.status.weight}% until {self.status.holdUntil}"
             return
         waiting = self._unsatisfied()
         if waiting:
-            self.out.reason = REASON_STEP_HOLD
+            self.out.reason = Reason.STEP_HOLD
             self.out.message = (f"{self._where()} at {self.status.weight}%: hold over, waiting for analysis "
                                 f"{self._describe(waiting)}")
             return
@@ -331,7 +326,7 @@ class _Ramp:
     def begin_abort(self) -> None:
         """Start walking back to weight 0 (all at once unless the abort is gradual)."""
         self.set(state=TrafficState.ABORTING, holdUntil=None, coolDownUntil=None)
-        self.emit(REASON_ABORTING, f"traffic returning from {self.status.weight}% to 0%", warning=True)
+        self.emit(Reason.TRAFFIC_ABORTING, f"traffic returning from {self.status.weight}% to 0%", warning=True)
         self._abort_move(self._abort_next())
 
     def _abort_next(self) -> int:
@@ -352,7 +347,7 @@ class _Ramp:
             return
         if self.status.weight == 0:
             self.set(state=TrafficState.DONE, holdUntil=None)
-            self.emit(REASON_RETURNED, "traffic returned to 0%: every target shows its fallback values")
+            self.emit(Reason.TRAFFIC_RETURNED, "traffic returned to 0%: every target shows its fallback values")
             self.out.message = "traffic returned to 0%"
             return
         if self.now < parse_time(self.status.holdUntil or self.stamp):
