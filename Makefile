@@ -77,7 +77,7 @@ test: system-deps lint typecheck build image
 # times mid-release and 10 times mid-ramp, printing each takeover and their p50 and max
 # (docs/reliability.md; about 6 minutes).
 failover: build
-	REENTRY_FAILOVER_TRIALS=10 $(BIN)/pytest tests/e2e/test_leadership.py -q -s -k killed
+	REENTRY_FAILOVER_TRIALS=10 $(BIN)/pytest tests/e2e/test_leadership.py -q -s -k killed --timeout 1200
 
 # The property-based tests (tests/unit/test_properties.py) at 1,000,000 examples in all, a fresh
 # random seed each run, split by cost (a mutated plan through validate costs ten times arbitrary
