@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -47,6 +48,9 @@ PAGE_SIZE = 500
 WATCH_SECONDS = (300, 600)
 #: Back-off after a failed list or watch: doubling from the first to the last.
 BACKOFF = (0.5, 30.0)
+#: A watch that ends sooner than this (seconds) without an event counts as failed: an API server
+#: that closes every watch at once must not be asked again in a tight loop.
+QUIET_END = 1.0
 
 logger = logging.getLogger("reentry.informer")
 
@@ -162,7 +166,11 @@ class Informer(Generic[V]):
             try:
                 if self.version is None:
                     await self.list()
-                failures = 0 if await self.watch() else failures
+                began = time.monotonic()
+                if await self.watch():
+                    failures = 0
+                elif time.monotonic() - began < QUIET_END:
+                    raise ConnectionError("the watch ended at once without an event")
             except errors.Expired:
                 logger.info("%s: the API server no longer keeps version %s; listing again", self.scope, self.version)
                 self.version = None

@@ -70,3 +70,51 @@ def test_slices_are_indexed_by_their_service_and_pods_by_their_namespace():
     pod = {"metadata": {"name": "p", "namespace": "shop", "labels": {"app": "db"}}}
     pods.put(object_key(pod), cache.pod_projection(pod))
     assert [p.name for p in pods.get("shop", ())] == ["p"]
+
+
+def test_an_api_server_that_ends_every_watch_at_once_is_not_asked_again_in_a_tight_loop() -> None:
+    """A loopback server stands in for an API server that answers every watch with an empty stream
+    (one a healthy sandbox never gives)."""
+    import asyncio
+
+    from aiohttp import web
+
+    from reentry import throttle
+    from reentry.aioapi import AioApi
+    from reentry.informer import Informer
+    from reentry.sandbox.cluster import free_port
+
+    watches: list[float] = []
+
+    async def pods(request: web.Request) -> web.Response:
+        if request.query.get("watch"):
+            watches.append(asyncio.get_running_loop().time())
+            return web.Response(text="")
+        return web.json_response({"metadata": {"resourceVersion": "5"}, "items": []})
+
+    async def scenario() -> None:
+        app = web.Application()
+        app.router.add_get("/api/v1/pods", pods)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+
+        async def authorization() -> dict[str, str]:
+            return {}
+
+        api = AioApi(f"http://127.0.0.1:{port}", False, authorization, throttle.Pacer(qps=1000, burst=100),
+                     connections=0)
+        informer = Informer(api, PODS, Store(PODS.group), lambda *_: None)
+        task = asyncio.create_task(informer.run())
+        try:
+            await asyncio.sleep(1.6)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await api.close()
+            await runner.cleanup()
+        assert informer.synced.is_set()
+
+    asyncio.run(scenario())
+    assert 2 <= len(watches) <= 4, f"{len(watches)} watches in 1.6 s"  # backing off: 0.5 s, then 1 s
