@@ -75,23 +75,17 @@ class AioApi:
         """The headers of a batch of requests: the authorization as lightkube would send it now."""
         return await self._authorization()
 
-    async def patch(self, path: str, body: object, content_type: str, headers: Mapping[str, str]) -> Answer | None:
-        """PATCH ``path`` (already escaped) with ``body``; the answer, or None for a 404.
+    async def patch(self, path: str, body: object, content_type: str,
+                    headers: Mapping[str, str] | None = None) -> Answer | None:
+        """PATCH ``path`` (already escaped) with ``body``; the answer, or None for a 404. ``headers``: those
+        of a batch (:meth:`headers`), asked for when None.
 
         Raises :class:`reentry.errors.ApiRefused` for any other error answer and :class:`ConnectionError`
         when the API server could not be reached."""
-        session, url, data = self._open(), f"{self._server}/{path}", json.dumps(body)
+        if headers is None:
+            headers = await self.headers()
         sending = {**headers, "Content-Type": content_type, "Accept": "application/json"}
-
-        async def attempt() -> Answer:
-            try:
-                async with session.patch(url, data=data, headers=sending, params=self._writes) as response:
-                    return Answer(response.status, response.headers, await response.read())
-            except (TimeoutError, aiohttp.ClientError) as err:
-                raise ConnectionError(f"PATCH {path}: {err or type(err).__name__}") from err
-
-        answer = await self._pacer.send(attempt, status=lambda a: a.status, headers=lambda a: a.headers,
-                                        discard=_nothing)
+        answer = await self._request("PATCH", path, data=json.dumps(body), headers=sending, params=self._writes)
         if answer.status == 404:
             return None
         if answer.status >= 400:
@@ -103,18 +97,8 @@ class AioApi:
 
         Raises :class:`reentry.errors.ApiRefused` for an error answer (404 included: a list's path
         that is not served) and :class:`ConnectionError` when the API server could not be reached."""
-        session, url, headers = self._open(), f"{self._server}/{path}", await self.headers()
-
-        async def attempt() -> Answer:
-            try:
-                async with session.get(url, params=params, headers={**headers, "Accept": "application/json"}
-                                       ) as response:
-                    return Answer(response.status, response.headers, await response.read())
-            except (TimeoutError, aiohttp.ClientError) as err:
-                raise ConnectionError(f"GET {path}: {err or type(err).__name__}") from err
-
-        answer = await self._pacer.send(attempt, status=lambda a: a.status, headers=lambda a: a.headers,
-                                        discard=_nothing)
+        headers = {**await self.headers(), "Accept": "application/json"}
+        answer = await self._request("GET", path, params=params, headers=headers)
         if answer.status >= 400:
             raise errors.refusal_from_body(answer.status, answer.body)
         return json.loads(answer.body)
@@ -156,6 +140,21 @@ class AioApi:
             raise ConnectionError(f"WATCH {path}: {err or type(err).__name__}") from err
         finally:
             response.release()
+
+    async def _request(self, method: str, path: str, **options: Any) -> Answer:
+        """One request to ``path``, paced, its answer read in full (the connection then goes back to the
+        pool); a connection that failed raises :class:`ConnectionError`."""
+        session, url = self._open(), f"{self._server}/{path}"
+
+        async def attempt() -> Answer:
+            try:
+                async with session.request(method, url, **options) as response:
+                    return Answer(response.status, response.headers, await response.read())
+            except (TimeoutError, aiohttp.ClientError) as err:
+                raise ConnectionError(f"{method} {path}: {err or type(err).__name__}") from err
+
+        return await self._pacer.send(attempt, status=lambda a: a.status, headers=lambda a: a.headers,
+                                      discard=_nothing)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -8,19 +8,26 @@ leaves the plan where it stands and the next evaluation looks again.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from pydantic import ValidationError
+
+
+def field_path(loc: Sequence[str | int], prefix: str = "") -> str:
+    """A field's location as a person reads it: ``("services", 0, "release")`` after ``spec`` is
+    ``spec.services[0].release``."""
+    text = prefix
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".")
 
 
 def describe_validation_error(error: ValidationError, prefix: str = "spec") -> str:
     """One line per problem, each naming the field path: ``spec.services[0].release.batch: ...``."""
     lines = []
     for problem in error.errors():
-        path = prefix
-        for part in problem["loc"]:
-            path += f"[{part}]" if isinstance(part, int) else f".{part}"
         message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"{path}: {message}")
+        lines.append(f"{field_path(problem['loc'], prefix)}: {message}")
     return "; ".join(lines)
 
 

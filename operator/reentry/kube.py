@@ -215,8 +215,7 @@ class Kube:
         # Strategic merge on pod status merges conditions by type: the kubelet's own stay intact.
         path = f"api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(name, safe='')}/status"
         answer = await self.aio.patch(path, {"status": {"conditions": [condition]}},
-                                          "application/strategic-merge-patch+json",
-                                          headers if headers is not None else await self.aio.headers())
+                                      "application/strategic-merge-patch+json", headers)
         return answer is not None
 
     async def write_status(self, namespace: str, name: str, status: model.RecoveryPlanStatus) -> str | None:
@@ -229,8 +228,7 @@ class Kube:
         # plan back into a model cost more CPU than the write (see ``release_pod``).
         path = (f"apis/{model.GROUP}/{model.VERSION}/namespaces/{quote(namespace, safe='')}/{model.PLURAL}/"
                 f"{quote(name, safe='')}/status")
-        answer = await self.aio.patch(path, {"status": body}, "application/merge-patch+json",
-                                      await self.aio.headers())
+        answer = await self.aio.patch(path, {"status": body}, "application/merge-patch+json")
         if answer is None:
             raise errors.api_refusal(404, "NotFound", f"{model.PLURAL}.{model.GROUP} {name!r} not found")
         version: str | None = (json.loads(answer.body).get("metadata") or {}).get("resourceVersion")

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from reentry import model, paths
+from reentry import errors, model, paths
 from reentry.engine import consent, graph, validation
 
 ERROR = "error"
@@ -105,13 +105,6 @@ class Report:
             "errors": len(self.errors()), "warnings": len(self.warnings()),
             "findings": [asdict(f) for f in self.findings],
         }, indent=2)
-
-
-def _field_path(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text.lstrip(".")
 
 
 # ---- reading YAML with line numbers ------------------------------------------------------------
@@ -384,7 +377,7 @@ class _PlanCheck:
         """A finding at ``spec.<spec_loc>`` (or at the object's own ``spec_loc`` when ``top``)."""
         loc = spec_loc if top else ("spec", *spec_loc)
         self.findings.append(Finding(self.doc.file, self.doc.line((*self.loc, *loc)), severity, message,
-                                     self.name, _field_path(loc) or None))
+                                     self.name, errors.field_path(loc) or None))
 
     def schema(self) -> model.RecoveryPlanSpec | None:
         if self.obj.get("apiVersion") != model.API_VERSION:
@@ -475,20 +468,11 @@ class _PlanCheck:
                          ERROR if strict else WARNING)
         if self.namespace:  # without its namespace, which namespaces are "other" is not known
             for other, fields in consent.foreign_namespaces(spec, self.namespace).items():
-                for path in fields:
-                    self.add(_spec_loc(path), f"names namespace {other}: the operator acts on it only once that "
+                for loc in fields:
+                    self.add(loc, f"names namespace {other}: the operator acts on it only once that "
                              f"namespace grants namespace {self.namespace} (ConfigMap {consent.GRANT_CONFIGMAP}, key "
                              f"{consent.GRANT_KEY}) or it runs with --cross-namespace-references Allowed", WARNING)
         return self.findings
-
-
-def _spec_loc(path: str) -> Loc:
-    """``spec.identity.checks[0].certificate.namespace`` -> ``("identity", "checks", 0, "certificate",
-    "namespace")``."""
-    loc: list[str | int] = []
-    for part in path.removeprefix("spec.").replace("[", ".[").split("."):
-        loc.append(int(part[1:-1]) if part.startswith("[") else part)
-    return tuple(loc)
 
 
 def _yaml_type(value: Any) -> str:

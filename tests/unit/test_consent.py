@@ -22,9 +22,10 @@ def test_every_namespace_field_is_found_wherever_it_is() -> None:
         traffic={"steps": [{"weight": 100}],
                  "targets": [{"configMapKey": {"name": "w", "key": "w", "namespace": "edge", "from": 0, "to": 1}}]})
     assert consent.foreign_namespaces(spec, "shop") == {
-        "vault": ["spec.identity.checks[0].certificate.namespace", "spec.state.actions[0].releaseLeases.namespace"],
-        "db": ["spec.state.checks[0].resource.namespace"],
-        "edge": ["spec.traffic.targets[0].configMapKey.namespace"]}
+        "vault": [("identity", "checks", 0, "certificate", "namespace"),
+                  ("state", "actions", 0, "releaseLeases", "namespace")],
+        "db": [("state", "checks", 0, "resource", "namespace")],
+        "edge": [("traffic", "targets", 0, "configMapKey", "namespace")]}
 
 
 def test_a_plan_that_stays_home_names_no_other_namespace() -> None:
@@ -34,8 +35,8 @@ def test_a_plan_that_stays_home_names_no_other_namespace() -> None:
 
 
 def test_only_the_namespaces_that_grant_the_plans_namespace_let_it_in() -> None:
-    foreign = {"vault": ["spec.a.namespace"], "db": ["spec.b.namespace"], "edge": ["spec.c.namespace"],
-               "open": ["spec.d.namespace"], "locked": ["spec.e.namespace"]}
+    foreign = {"vault": [("a", "namespace")], "db": [("b", "namespace")], "edge": [("c", "namespace")],
+               "open": [("d", "namespace")], "locked": [("e", "namespace")]}
     grants = {"vault": consent.granted_from({"from": "payments, shop\nbilling"}),
               "db": consent.granted_from({"from": "payments"}),
               "edge": consent.granted_from(None),

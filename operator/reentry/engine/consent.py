@@ -25,6 +25,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from reentry.errors import field_path
 from reentry.model import RecoveryPlanSpec
 
 GRANT_CONFIGMAP = "reentry-reference-grant"
@@ -41,21 +42,26 @@ class Policy(StrEnum):
     """Every reference is allowed (the plan authors are trusted with whatever the operator can reach)."""
 
 
-def foreign_namespaces(spec: RecoveryPlanSpec, home: str) -> dict[str, list[str]]:
-    """Each namespace other than ``home`` that the spec names, with the fields naming it
-    (``spec.identity.checks[0].certificate.namespace``), in the order they appear."""
-    found: dict[str, list[str]] = {}
-    stack: list[tuple[str, object]] = [("spec", spec)]
+#: Where a field is in the spec: ``("identity", "checks", 0, "certificate", "namespace")``.
+Loc = tuple[str | int, ...]
+
+
+def foreign_namespaces(spec: RecoveryPlanSpec, home: str) -> dict[str, list[Loc]]:
+    """Each namespace other than ``home`` that the spec names, with the fields naming it, in the
+    order they appear."""
+    found: dict[str, list[Loc]] = {}
+    stack: list[tuple[Loc, object]] = [((), spec)]
     while stack:  # iterative: a spec's depth is bounded by the CRD, but no walk here recurses
-        path, value = stack.pop()
+        loc, value = stack.pop()
         if isinstance(value, BaseModel):
-            children = [(f"{path}.{name}", getattr(value, name)) for name in type(value).model_fields]
-            for child_path, child in children:
-                if child_path.endswith(".namespace") and isinstance(child, str) and child and child != home:
-                    found.setdefault(child, []).append(child_path)
+            children: list[tuple[Loc, object]] = [((*loc, name), getattr(value, name))
+                                                  for name in type(value).model_fields]
+            for child_loc, child in children:
+                if child_loc[-1] == "namespace" and isinstance(child, str) and child and child != home:
+                    found.setdefault(child, []).append(child_loc)
             stack.extend(reversed(children))
         elif isinstance(value, list | tuple):
-            stack.extend(reversed([(f"{path}[{i}]", item) for i, item in enumerate(value)]))
+            stack.extend(reversed([((*loc, i), item) for i, item in enumerate(value)]))
     return found
 
 
@@ -65,7 +71,7 @@ def granted_from(data: Mapping[str, str] | None) -> frozenset[str]:
     return frozenset(part for part in re.split(r"[\s,]+", listed) if part)
 
 
-def refusals(foreign: Mapping[str, list[str]], grants: Mapping[str, frozenset[str] | str], home: str) -> list[str]:
+def refusals(foreign: Mapping[str, list[Loc]], grants: Mapping[str, frozenset[str] | str], home: str) -> list[str]:
     """One message per namespace that does not let ``home``'s plans in, naming the fields that refer
     to it. ``grants`` holds, per namespace, what it grants, or why its grant could not be read."""
     found = []
@@ -75,6 +81,7 @@ def refusals(foreign: Mapping[str, list[str]], grants: Mapping[str, frozenset[st
             continue
         why = (granted if isinstance(granted, str) else
                f"it has no ConfigMap {GRANT_CONFIGMAP} whose key {GRANT_KEY} lists {home}")
-        found.append(f"{', '.join(fields)}: namespace {namespace} does not grant plans of namespace {home} "
+        where = ", ".join(field_path(loc, "spec") for loc in fields)
+        found.append(f"{where}: namespace {namespace} does not grant plans of namespace {home} "
                      f"references to its objects ({why})")
     return found
