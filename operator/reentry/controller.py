@@ -29,10 +29,11 @@ from pydantic import ValidationError
 
 from reentry import actions, cache, checks, errors, model, targets
 from reentry.engine import consent, controls, preflight, protection, schedule, selectors
+from reentry.engine.evaluation import Decision
 from reentry.engine.observations import ActionProgress, CheckResult, Event, Observations, SetWeight, TargetObservation
 from reentry.engine.reasons import Reason
-from reentry.engine.reconcile import Decision, evaluate, invalid, ramp_under_way, running_actions, wanted_checks
-from reentry.engine.validation import all_actions
+from reentry.engine.reconcile import evaluate, invalid, ramp_under_way, running_actions, wanted_checks
+from reentry.engine.sections import all_actions
 from reentry.errors import describe_validation_error
 from reentry.kube import Kube
 from reentry.objects import Objects, describe_error
@@ -322,7 +323,7 @@ async def reconcile(kube: Kube, objects: Objects, view: cache.View, body: Mappin
         else:
             memory.written = await kube.write_status(namespace, name, decision.status)
             memory.written_at, memory.progress_due = datetime.now(UTC), None
-    for release in decision.actions:
+    for release in decision.releases:
         started = time.monotonic()
         released = await kube.release_pods(namespace, list(release.pods))
         memory.releasing.update(dict.fromkeys(release.pods, datetime.now(UTC)))
@@ -338,7 +339,7 @@ def _progress_may_wait(written_at: datetime, status: model.RecoveryPlanStatus, d
     """Whether this status change may be left for a later evaluation: it only reports progress
     (:func:`reentry.engine.schedule.progress_only`), nothing else was decided, and the latest write
     (``written_at``) is less than :data:`~reentry.engine.schedule.PROGRESS_INTERVAL` old."""
-    if decision.actions or decision.events or decision.weights:
+    if decision.releases or decision.events or decision.weights:
         return False
     return now < written_at + schedule.PROGRESS_INTERVAL and schedule.progress_only(status, decision.status)
 

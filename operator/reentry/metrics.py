@@ -30,8 +30,8 @@ from prometheus_client import (
 )
 
 from reentry.engine.conditions import READY, get_condition
+from reentry.engine.evaluation import Decision
 from reentry.engine.reasons import Reason
-from reentry.engine.reconcile import Decision
 from reentry.engine.timeutil import parse_time
 from reentry.model import Outcome, Phase, RecoveryPlanStatus, StageState
 
@@ -197,7 +197,7 @@ class Metrics:
             self._own(key, "weight", key)
         self._record_step_backs(key, seen, before, status)
 
-        for release in decision.actions:
+        for release in decision.releases:
             if release.pods:
                 self.pods_released.labels(*key, release.service).inc(len(release.pods))
                 self._own(key, "pods_released", (*key, release.service))

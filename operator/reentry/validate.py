@@ -24,7 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from reentry import errors, model, paths
-from reentry.engine import consent, graph, validation
+from reentry.engine import consent, graph, sections, validation
 
 ERROR = "error"
 WARNING = "warning"
@@ -240,10 +240,10 @@ def _objects(doc: Document) -> Iterator[tuple[Loc, dict[str, Any]]]:
 #: Where each list of checks sits in a spec, in the order the stages run (the engine's sections;
 #: the traffic stage's analysis checks are ``traffic.analysis``).
 CHECK_LISTS: tuple[tuple[str, str], ...] = tuple(
-    ("traffic", "analysis") if section == validation.ANALYSIS else (section, "checks")
-    for section in validation.CHECK_SECTIONS)
+    ("traffic", "analysis") if section == sections.ANALYSIS else (section, "checks")
+    for section in sections.CHECK_SECTIONS)
 #: Where each list of actions sits in a spec, in the order the stages run.
-ACTION_LISTS: tuple[tuple[str, str], ...] = tuple((section, "actions") for section in validation.ACTION_SECTIONS)
+ACTION_LISTS: tuple[tuple[str, str], ...] = tuple((section, "actions") for section in sections.ACTION_SECTIONS)
 
 
 def _items(spec: model.RecoveryPlanSpec, lists: tuple[Loc, ...]) -> list[tuple[Loc, Any]]:

@@ -15,10 +15,9 @@ import pytest
 import yaml
 from lupa import lua51
 
-from reentry.engine.observations import Approval, Controls, ServiceObservation
-from reentry.engine.reconcile import evaluate
+from reentry.engine.observations import ApprovalNote, Controls
 from reentry.model import API_VERSION, KIND, Phase, RecoveryPlanSpec, RecoveryPlanStatus
-from tests.unit.conftest import Clock, failing, observed, passing, plan, pods
+from tests.unit.builders import Drill, failing, passing, plan
 
 ROOT = Path(__file__).resolve().parents[2]
 HEALTH_LUA = ROOT / "deploy" / "argocd" / "health.lua"
@@ -48,23 +47,10 @@ def as_object(spec: RecoveryPlanSpec, status: RecoveryPlanStatus | None, generat
     return body
 
 
-def auth(released: bool) -> ServiceObservation:
-    return ServiceObservation(pods("auth", 1, released=[0] if released else []), ready_endpoints=int(released))
-
-
-class Drill:
-    """Evaluations one after another, as the operator runs them; the status is what it would write."""
-
-    def __init__(self, spec: RecoveryPlanSpec) -> None:
-        self.spec, self.clock, self.status = spec, Clock(), None
-        self.released = False
-
-    def step(self, seconds: float = 1, **kwargs: Any) -> dict[str, Any]:
-        kwargs.setdefault("auth", auth(self.released))
-        decision = evaluate(self.spec, 1, self.status, observed(**kwargs), self.clock.tick(seconds))
-        self.status = decision.status
-        self.released = self.released or bool(decision.actions)
-        return as_object(self.spec, self.status)
+def written(drill: Drill, seconds: float = 1, **observe: Any) -> dict[str, Any]:
+    """One more step of the drill; the plan object with the status the operator would write."""
+    drill.step(seconds, **observe)
+    return as_object(drill.spec, drill.status)
 
 
 def test_a_plan_without_status_waits_for_the_operator():
@@ -81,7 +67,7 @@ def test_pending_and_armed_are_progressing_with_the_operators_message():
         [], Phase.PENDING, "Pending", 1, "2026-11-23T14:00:00Z"))
     assert health(as_object(spec, pending)) == ("Progressing", "Pending: Pending")
 
-    armed = Drill(spec).step()
+    armed = written(Drill(spec))
     assert armed["status"]["phase"] == "Armed"
     status, message = health(armed)
     assert status == "Progressing"
@@ -90,7 +76,7 @@ def test_pending_and_armed_are_progressing_with_the_operators_message():
 
 def test_a_running_stage_and_observing_are_progressing():
     drill = Drill(plan({"name": "auth"}, state={"checks": [LAG]}, validation={"observeFor": "10m"}))
-    running = drill.step(checks={"replica-lag": failing("5", "max 1")})
+    running = written(drill, checks={"replica-lag": failing("5", "max 1")})
     assert running["status"]["phase"] == "StateReconciliation"
     status, message = health(running)
     assert status == "Progressing"
@@ -98,7 +84,7 @@ def test_a_running_stage_and_observing_are_progressing():
 
     observing = {}
     for _ in range(5):
-        observing = drill.step(checks={"replica-lag": passing()})
+        observing = written(drill, checks={"replica-lag": passing()})
     assert observing["status"]["phase"] == "Observing"
     status, message = health(observing)
     assert status == "Progressing"
@@ -109,7 +95,7 @@ def test_restored_with_ready_true_is_healthy():
     drill = Drill(plan({"name": "auth"}))
     restored: dict[str, Any] = {}
     for _ in range(4):
-        restored = drill.step()
+        restored = written(drill)
     assert restored["status"]["phase"] == "Restored"
     assert health(restored) == ("Healthy", "operationally restored: every stage passed")
 
@@ -122,7 +108,7 @@ def test_a_status_for_an_older_generation_is_progressing():
     drill = Drill(plan({"name": "auth"}))
     restored: dict[str, Any] = {}
     for _ in range(4):
-        restored = drill.step()
+        restored = written(drill)
     assert health(restored)[0] == "Healthy"
     restored["metadata"]["generation"] = 2  # someone edited the spec; the operator has not seen it yet
     assert health(restored) == ("Progressing", "Waiting for the reentry operator to observe generation 2")
@@ -135,7 +121,7 @@ def test_a_status_for_an_older_generation_is_progressing():
 def test_paused_is_suspended():
     drill = Drill(plan({"name": "auth"}, state={"checks": [LAG]}))
     drill.step(checks={"replica-lag": failing()})
-    paused = drill.step(controls=Controls(paused=True), checks={"replica-lag": failing()})
+    paused = written(drill, controls=Controls(paused=True), checks={"replica-lag": failing()})
     assert paused["status"]["phase"] == "Paused"
     assert health(paused) == ("Suspended", "paused: paused by the reentry.dev/paused annotation")
 
@@ -144,17 +130,17 @@ def test_paused_is_suspended():
 def test_failed_aborted_and_stalled_are_degraded(how: str):
     if how == "cycle":
         spec = plan({"name": "auth", "dependsOn": ["orders"]}, {"name": "orders", "dependsOn": ["auth"]})
-        obj = Drill(spec).step()
+        obj = written(Drill(spec))
         phase, cause = "Failed", "dependsOn cycle"
     elif how == "timeout":
         drill = Drill(plan({"name": "auth"}, state={"checks": [{**LAG, "timeout": "30s", "onTimeout": "Fail"}]}))
         drill.step(checks={"replica-lag": failing()})
-        obj = drill.step(60, checks={"replica-lag": failing()})
+        obj = written(drill, 60, checks={"replica-lag": failing()})
         phase, cause = "Failed", "state check replica-lag timed out"
     else:
         drill = Drill(plan({"name": "auth"}, state={"checks": [LAG]}))
         drill.step(checks={"replica-lag": failing()})
-        obj = drill.step(controls=Controls(abort_reason="primary corrupt"), checks={"replica-lag": failing()})
+        obj = written(drill, controls=Controls(abort_reason="primary corrupt"), checks={"replica-lag": failing()})
         phase, cause = "Aborted", "aborted: primary corrupt"
     assert obj["status"]["phase"] == phase
     stalled = next(c for c in obj["status"]["conditions"] if c["type"] == "Stalled")
@@ -167,7 +153,7 @@ def test_failed_aborted_and_stalled_are_degraded(how: str):
 def test_stalled_true_alone_is_degraded():
     """A Stalled=True condition wins over a phase the check would otherwise read as progressing."""
     drill = Drill(plan({"name": "auth"}, state={"checks": [LAG]}))
-    obj = drill.step(checks={"replica-lag": failing()})
+    obj = written(drill, checks={"replica-lag": failing()})
     for c in obj["status"]["conditions"]:
         if c["type"] == "Stalled":
             c.update(status="True", message="a newer operator's reason")
@@ -178,11 +164,11 @@ def test_approval_pending_is_still_progressing():
     drill = Drill(plan({"name": "auth"}, validation={"approval": {"required": True}}))
     obj: dict[str, Any] = {}
     for _ in range(4):
-        obj = drill.step()
+        obj = written(drill)
     assert obj["status"]["phase"] == "Validating"
     assert health(obj)[0] == "Progressing"
     for _ in range(2):
-        obj = drill.step(controls=Controls(approval=Approval(by="alice")))
+        obj = written(drill, controls=Controls(approval=ApprovalNote(by="alice")))
     assert health(obj)[0] == "Healthy"
 
 

@@ -18,7 +18,7 @@ from reentry.engine.observations import ActionProgress, Controls, Observations, 
 from reentry.engine.ramp import value_at
 from reentry.engine.reconcile import evaluate
 from reentry.model import ActionState, Phase
-from tests.unit.conftest import passing, pods
+from tests.unit.builders import passing, pods
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "cookbook.md"
@@ -91,9 +91,9 @@ def test_database_writer_moves_only_after_the_lag_checks_and_before_any_pod(cloc
     d = step(lagging, seconds=121)
     assert status.phase == Phase.DEPENDENCY_CONVERGENCE
     assert {a.name: a.state for a in status.actions}["writer-back-to-primary"] == ActionState.RUNNING
-    assert d.actions == [], "no pod is let in while the writer endpoint is still moving"
+    assert d.releases == [], "no pod is let in while the writer endpoint is still moving"
     d = step({}, actions={"writer-back-to-primary": ActionProgress(ActionState.SUCCEEDED, message="patched")})
-    assert [r.service for r in d.actions] == ["db-proxy"]
+    assert [r.service for r in d.releases] == ["db-proxy"]
 
 
 def test_dns_weights_always_add_up_to_one_hundred():

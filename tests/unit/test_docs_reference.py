@@ -18,7 +18,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from reentry import metrics
-from reentry.engine import reconcile
+from reentry.engine import bookkeeping
 from reentry.engine.reasons import Reason
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,9 +26,9 @@ PACKAGE = ROOT / "operator/reentry"
 SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if "sandbox" not in p.relative_to(PACKAGE).parts)
 EMITTERS = {"Event", "emit", "fail", "event"}
 EITHER = "Normal or Warning"
-#: Events named after the phase a plan entered (``reconcile._ANNOUNCED``), the one reason family that
+#: Events named after the phase a plan entered (``bookkeeping.ANNOUNCED``), the one reason family that
 #: is not in the catalogue: the phase names are the API's own.
-ANNOUNCED = {p.value for p in reconcile._ANNOUNCED}
+ANNOUNCED = {p.value for p in bookkeeping.ANNOUNCED}
 
 
 @dataclass(frozen=True)
@@ -103,10 +103,10 @@ def emissions() -> tuple[list[Emission], list[str]]:
                     continue
                 if isinstance(first, ast.Name) and first.id in params:
                     continue  # a pass-through (emit's own body, fail's call of emit)
-                if ast.unparse(first) == "self.phase.value":
+                if ast.unparse(first) == "run.phase.value":
                     # Announced phases: an Event named after the phase entered (warns only for Paused).
                     found += [Emission(p.value, "Warning" if p.value == "Paused" else "Normal", where)
-                              for p in reconcile._ANNOUNCED]
+                              for p in bookkeeping.ANNOUNCED]
                     continue
                 reason = _resolve(first, path)
                 if reason is None:

@@ -1,6 +1,6 @@
 from reentry.engine.graph import bottom_up, find_cycle, problems
 from reentry.model import ServiceSpec
-from tests.unit.conftest import plan
+from tests.unit.builders import plan
 
 
 def test_bottom_up_puts_dependencies_first_and_keeps_written_order_for_ties():

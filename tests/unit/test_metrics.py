@@ -15,47 +15,22 @@ from reentry.engine.observations import (
 )
 from reentry.engine.reconcile import Decision, evaluate
 from reentry.model import Outcome, Phase, TrafficStatus
-from tests.unit.conftest import failing, observed, passing, plan, pods
+from tests.unit.builders import NAMESPACE, PLAN_NAME, Drill, failing, observed, passing, plan, pods
 
-NS, PLAN = "shop", "checkout-failback"
+NS, PLAN = NAMESPACE, PLAN_NAME  # where a metered Drill records its plan
 LAG = {"name": "replica-lag", "resource": {"apiVersion": "v1", "kind": "ConfigMap", "name": "db", "path": ".data.lag",
                                            "max": 1}}
-
-
-class Drill:
-    """Feeds evaluations like the handler does: status before, decision, record."""
-
-    def __init__(self, clock, spec, name=PLAN):
-        self.registry = CollectorRegistry()
-        self.metrics = metrics.Metrics(self.registry)
-        self.clock, self.spec, self.name, self.status = clock, spec, name, None
-
-    def step(self, obs, seconds=1.0):
-        before = self.status
-        decision = evaluate(self.spec, 1, before, obs, self.clock.tick(seconds))
-        self.metrics.record(NS, self.name, before, decision)
-        self.status = decision.status
-        return decision, before
-
-    def value(self, metric, **labels):
-        return self.registry.get_sample_value(metric, labels)
-
-    def phase(self):
-        on = [p for p in Phase if self.value("reentry_plan_phase", namespace=NS, plan=self.name, phase=p.value) == 1]
-        off = [p for p in Phase if self.value("reentry_plan_phase", namespace=NS, plan=self.name, phase=p.value) == 0]
-        assert len(on) == 1 and len(on) + len(off) == len(Phase), "the phase gauge is one-hot over every phase"
-        return on[0]
 
 
 def test_a_drill_reports_phase_checks_pods_stages_and_restoration(clock):
     spec = plan({"name": "db"}, {"name": "api", "dependsOn": ["db"]}, state={"checks": [LAG]},
                 restorationBudget="1m")
-    drill = Drill(clock, spec)
+    drill = Drill(spec, clock, metered=True)
     db, api = pods("db", 2), pods("api", 3)
 
-    drill.step(observed(checks={"replica-lag": failing("7", "max 1")}, db=ServiceObservation(db),
-                        api=ServiceObservation(api)))
-    assert drill.phase() == Phase.STATE_RECONCILIATION
+    drill.step(obs=observed(checks={"replica-lag": failing("7", "max 1")}, db=ServiceObservation(db),
+                            api=ServiceObservation(api)))
+    assert drill.phase_gauge() == Phase.STATE_RECONCILIATION
     base = {"namespace": NS, "plan": PLAN, "stage": "state", "check": "replica-lag"}
     assert drill.value("reentry_check_result", **base, result="Fail") == 1
     assert drill.value("reentry_check_result", **base, result="Pass") == 0
@@ -63,21 +38,21 @@ def test_a_drill_reports_phase_checks_pods_stages_and_restoration(clock):
     assert drill.value("reentry_stage_duration_seconds_count", stage="identity") == 1  # passed at once
     assert drill.value("reentry_restoration_budget_exceeded", namespace=NS, plan=PLAN) == 0
 
-    drill.step(observed(checks={"replica-lag": passing("0")}, db=ServiceObservation(db), api=ServiceObservation(api)),
-               seconds=9)
+    drill.step(9, obs=observed(checks={"replica-lag": passing("0")}, db=ServiceObservation(db),
+                               api=ServiceObservation(api)))
     assert drill.value("reentry_check_result", **base, result="Pass") == 1
     assert drill.value("reentry_check_observed_value", **base) == 0
     # state ran 9 s; the db's two pods were released in the same evaluation that reached dependencies
     assert drill.value("reentry_stage_duration_seconds_sum", stage="state") == pytest.approx(9)
     assert drill.value("reentry_pods_released_total", namespace=NS, plan=PLAN, service="db") == 2
-    assert drill.phase() == Phase.DEPENDENCY_CONVERGENCE
+    assert drill.phase_gauge() == Phase.DEPENDENCY_CONVERGENCE
 
-    drill.step(observed(db=ServiceObservation(pods("db", 2, released=[0, 1]), ready_endpoints=2),
-                        api=ServiceObservation(api)))
+    drill.step(obs=observed(db=ServiceObservation(pods("db", 2, released=[0, 1]), ready_endpoints=2),
+                            api=ServiceObservation(api)))
     assert drill.value("reentry_pods_released_total", namespace=NS, plan=PLAN, service="api") == 3
-    decision, _ = drill.step(observed(db=ServiceObservation(pods("db", 2, released=[0, 1]), ready_endpoints=2),
-                                      api=ServiceObservation(pods("api", 3, released=[0, 1, 2]), ready_endpoints=3)))
-    assert decision.status.phase == Phase.RESTORED and drill.phase() == Phase.RESTORED
+    decision = drill.step(obs=observed(db=ServiceObservation(pods("db", 2, released=[0, 1]), ready_endpoints=2),
+                                       api=ServiceObservation(pods("api", 3, released=[0, 1, 2]), ready_endpoints=3)))
+    assert decision.status.phase == Phase.RESTORED and drill.phase_gauge() == Phase.RESTORED
     # technical recovery at the first evaluation (t=1 s), restored at t=12 s
     assert drill.value("reentry_restoration_seconds_count") == 1
     assert drill.value("reentry_restoration_seconds_sum") == pytest.approx(11)
@@ -89,13 +64,14 @@ def test_a_drill_reports_phase_checks_pods_stages_and_restoration(clock):
 def test_transitions_seen_twice_count_once(clock):
     """kopf's body can lag one write behind: an evaluation may start again from the older status."""
     spec = plan({"name": "db"})
-    drill = Drill(clock, spec)
+    drill = Drill(spec, clock, metered=True)
     held = observed(db=ServiceObservation(pods("db", 1)))
-    drill.step(held)
+    drill.step(obs=held)
     stale = evaluate(spec, 1, None, held, clock.tick())  # the same start, re-decided from no status
     drill.metrics.record(NS, PLAN, None, stale)
     assert drill.value("reentry_stage_duration_seconds_count", stage="identity") == 1
-    done, before = drill.step(observed(db=ServiceObservation(pods("db", 1, released=[0]), ready_endpoints=1)))
+    done = drill.step(obs=observed(db=ServiceObservation(pods("db", 1, released=[0]), ready_endpoints=1)))
+    before = drill.before
     assert done.status.phase == Phase.RESTORED
     again = evaluate(spec, 1, before, observed(db=ServiceObservation(pods("db", 1, released=[0]), ready_endpoints=1)),
                      clock.tick())
@@ -105,23 +81,23 @@ def test_transitions_seen_twice_count_once(clock):
 
 
 def test_a_budget_run_past_sets_the_gauge(clock):
-    drill = Drill(clock, plan({"name": "db"}, state={"checks": [LAG]}, restorationBudget="30s"))
+    drill = Drill(plan({"name": "db"}, state={"checks": [LAG]}, restorationBudget="30s"), clock, metered=True)
     obs = observed(checks={"replica-lag": failing("4", "max 1")}, db=ServiceObservation(pods("db", 1)))
-    drill.step(obs)
+    drill.step(obs=obs)
     assert drill.value("reentry_restoration_budget_exceeded", namespace=NS, plan=PLAN) == 0
-    drill.step(obs, seconds=31)
+    drill.step(31, obs=obs)
     assert drill.value("reentry_restoration_budget_exceeded", namespace=NS, plan=PLAN) == 1
 
 
 def test_a_value_that_is_not_a_number_leaves_no_stale_series(clock):
     check = {"name": "db-ready", "workload": {"name": "db"}}
-    drill = Drill(clock, plan({"name": "db"}, state={"checks": [check]}))
-    drill.step(observed(checks={"db-ready": CheckResult(Outcome.FAIL, observed="1")},
-                        db=ServiceObservation(pods("db", 1))))
+    drill = Drill(plan({"name": "db"}, state={"checks": [check]}), clock, metered=True)
+    drill.step(obs=observed(checks={"db-ready": CheckResult(Outcome.FAIL, observed="1")},
+                            db=ServiceObservation(pods("db", 1))))
     labels = {"namespace": NS, "plan": PLAN, "stage": "state", "check": "db-ready"}
     assert drill.value("reentry_check_observed_value", **labels) == 1
-    drill.step(observed(checks={"db-ready": CheckResult(Outcome.FAIL, observed="1/3 available")},
-                        db=ServiceObservation(pods("db", 1))))
+    drill.step(obs=observed(checks={"db-ready": CheckResult(Outcome.FAIL, observed="1/3 available")},
+                            db=ServiceObservation(pods("db", 1))))
     assert drill.value("reentry_check_observed_value", **labels) is None
     assert drill.value("reentry_check_result", **labels, result="Fail") == 1
 
@@ -139,7 +115,7 @@ def test_traffic_weight_and_step_backs(clock):
     spec = plan({"name": "auth"}, traffic={"steps": [{"weight": 10, "hold": "5s"}, {"weight": 50, "hold": "5s"},
                                                      {"weight": 100}],
                                            "targets": [route], "analysis": [errors], "coolDown": "20s"})
-    drill = Drill(clock, spec)
+    drill = Drill(spec, clock, metered=True)
     shown = 0
 
     def step(result, seconds=1.0):
@@ -148,7 +124,7 @@ def test_traffic_weight_and_step_backs(clock):
         obs = Observations(services={"auth": ServiceObservation(pods("auth", 1, released=[0]), ready_endpoints=1)},
                            controls=Controls(), checks={"errors": result},
                            targets={"configMapKey/retry": TargetObservation(True, shown == weight, True)})
-        decision, _ = drill.step(obs, seconds)
+        decision = drill.step(seconds, obs=obs)
         for write in decision.weights:
             shown = write.weight
         return decision
@@ -174,9 +150,9 @@ def test_traffic_weight_and_step_backs(clock):
 def test_a_restarted_operator_does_not_recount_what_the_status_already_shows(clock):
     """On first sight of a plan, step-backs, passed stages and the restoration in its status count as old news."""
     spec = plan({"name": "auth"})
-    drill = Drill(clock, spec)
-    drill.step(observed(auth=ServiceObservation(pods("auth", 1))))
-    done, _ = drill.step(observed(auth=ServiceObservation(pods("auth", 1, released=[0]), ready_endpoints=1)))
+    drill = Drill(spec, clock, metered=True)
+    drill.step(obs=observed(auth=ServiceObservation(pods("auth", 1))))
+    done = drill.step(obs=observed(auth=ServiceObservation(pods("auth", 1, released=[0]), ready_endpoints=1)))
     assert done.status.phase == Phase.RESTORED
     old = done.status.model_copy(update={"traffic": TrafficStatus(stepBacks=2)})
     fresh = metrics.Metrics(CollectorRegistry())
@@ -189,12 +165,12 @@ def test_a_restarted_operator_does_not_recount_what_the_status_already_shows(clo
 
 
 def test_a_dry_run_restoration_is_not_a_restoration(clock):
-    drill = Drill(clock, plan({"name": "db"}, mode="DryRun"))
-    decision, _ = drill.step(observed(db=ServiceObservation(pods("db", 1))))
+    drill = Drill(plan({"name": "db"}, mode="DryRun"), clock, metered=True)
+    decision = drill.step(obs=observed(db=ServiceObservation(pods("db", 1))))
     for _ in range(3):
         if decision.status.phase == Phase.RESTORED:
             break
-        decision, _ = drill.step(observed(db=ServiceObservation(pods("db", 1))))
+        decision = drill.step(obs=observed(db=ServiceObservation(pods("db", 1))))
     assert decision.status.phase == Phase.RESTORED
     assert drill.value("reentry_restoration_seconds_count") == 0
     assert drill.value("reentry_pods_released_total", namespace=NS, plan=PLAN, service="db") is None
@@ -202,16 +178,16 @@ def test_a_dry_run_restoration_is_not_a_restoration(clock):
 
 def test_forget_removes_every_series_of_the_plan_and_only_that(clock):
     spec = plan({"name": "db"}, state={"checks": [LAG]}, restorationBudget="1m")
-    drill = Drill(clock, spec)
+    drill = Drill(spec, clock, metered=True)
     obs = observed(checks={"replica-lag": failing("7")}, db=ServiceObservation(pods("db", 1)))
-    drill.step(obs)
+    drill.step(obs=obs)
     other = evaluate(spec, 1, None, obs, clock.now)
     drill.metrics.record(NS, "other", None, other)
     with pytest.raises(RuntimeError), drill.metrics.reconciling(NS, PLAN):
         raise RuntimeError("API server gone")
 
     drill.metrics.forget(NS, PLAN)
-    for family in drill.registry.collect():
+    for family in drill.metrics.registry.collect():
         for sample in family.samples:
             assert sample.labels.get("plan") != PLAN, sample
     assert drill.value("reentry_plan_phase", namespace=NS, plan="other", phase="StateReconciliation") == 1
@@ -239,10 +215,10 @@ def test_errors_are_counted_by_type_and_re_raised():
 
 
 def test_labels_never_name_pods(clock):
-    drill = Drill(clock, plan({"name": "db"}))
-    drill.step(observed(db=ServiceObservation(pods("db", 3))))
+    drill = Drill(plan({"name": "db"}), clock, metered=True)
+    drill.step(obs=observed(db=ServiceObservation(pods("db", 3))))
     names = {"db-0", "db-1", "db-2"}
-    for family in drill.registry.collect():
+    for family in drill.metrics.registry.collect():
         for sample in family.samples:
             assert not names & set(sample.labels.values()), sample
 
@@ -254,11 +230,11 @@ def test_the_run_command_serves_metrics_on_the_default_port():
 
 
 def test_pause_and_resume_move_the_phase(clock):
-    drill = Drill(clock, plan({"name": "db"}, state={"checks": [LAG]}))
+    drill = Drill(plan({"name": "db"}, state={"checks": [LAG]}), clock, metered=True)
     obs = observed(checks={"replica-lag": failing("3")}, db=ServiceObservation(pods("db", 1)))
-    drill.step(obs)
-    drill.step(Observations(services=obs.services, controls=Controls(paused=True), checks=obs.checks))
-    assert drill.phase() == Phase.PAUSED
+    drill.step(obs=obs)
+    drill.step(obs=Observations(services=obs.services, controls=Controls(paused=True), checks=obs.checks))
+    assert drill.phase_gauge() == Phase.PAUSED
 
 
 def test_the_caches_sizes_are_read_at_each_scrape():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from reentry.engine.observations import Approval, Controls, ServiceObservation
+from reentry.engine.observations import ApprovalNote, Controls, ServiceObservation
 from reentry.engine.reconcile import evaluate
 from reentry.model import Phase, TargetStatus, TrafficState, TrafficStatus
 from reentry.plugin import render
-from tests.unit.conftest import failing, observed, passing, plan, pods
+from tests.unit.builders import failing, observed, passing, plan, pods
 
 LAG = {"name": "replica-lag", "resource": {"apiVersion": "v1", "kind": "ConfigMap", "name": "db",
                                            "path": ".data.lag", "max": 1}}
@@ -71,7 +71,7 @@ def test_a_restored_plan_shows_who_approved_and_exits_0(clock):
     waiting = drill(spec, clock, [dict(attached)] * 2)
     assert waiting.phase == Phase.VALIDATING
     # The annotation the plugin writes is what the engine reads the approver from.
-    approval: Approval = approval_from(approval_value("alice@example.com", "dashboards clean"), [])
+    approval: ApprovalNote = approval_from(approval_value("alice@example.com", "dashboards clean"), [])
     status = evaluate(spec, 1, waiting, observed(controls=Controls(approval=approval), **attached), clock.tick()).status
     assert status.phase == Phase.RESTORED
     text = render.render_status(as_object(spec, status), clock.now)

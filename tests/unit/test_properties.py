@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from reentry import model, validate
 from reentry.engine.observations import (
     ActionProgress,
-    Approval,
+    ApprovalNote,
     CheckResult,
     Controls,
     Observations,
@@ -153,7 +153,7 @@ def observations(draw: st.DrawFn, spec: model.RecoveryPlanSpec) -> Observations:
     controls = Controls(start=draw(st.booleans()), paused=draw(st.booleans()),
                         resume_token=draw(st.none() | st.text(max_size=5)),
                         abort_reason=draw(st.none() | st.text(max_size=5)),
-                        approval=draw(st.none() | st.builds(Approval, st.text(min_size=1, max_size=5))))
+                        approval=draw(st.none() | st.builds(ApprovalNote, st.text(min_size=1, max_size=5))))
     return Observations(services=services, controls=controls, checks=checks, actions=actions,
                         missing_refs=tuple(draw(st.lists(st.text(max_size=5), max_size=2))))
 

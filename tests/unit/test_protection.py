@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reentry.engine.protection import protects, safe_weight_on_delete
 from reentry.model import Phase, RecoveryPlanStatus, ServiceState, ServiceStatus, TrafficState, TrafficStatus
-from tests.unit.conftest import plan
+from tests.unit.builders import plan
 
 RAMP = {"steps": [{"weight": 50}, {"weight": 100}],
         "targets": [{"configMapKey": {"name": "retry-policy", "key": "budget", "from": 0, "to": 20}}]}

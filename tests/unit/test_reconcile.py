@@ -1,9 +1,10 @@
 """The engine walks the fixed stages and releases services bottom-up, with a fake clock."""
 
 from reentry.engine.observations import ServiceObservation
-from reentry.engine.reconcile import STAGE_ORDER, evaluate
+from reentry.engine.reconcile import evaluate
+from reentry.engine.sections import STAGE_ORDER
 from reentry.model import Phase, ServiceState, StageState
-from tests.unit.conftest import observed, plan, pods
+from tests.unit.builders import observed, plan, pods
 
 SHOP = plan({"name": "auth", "minReadyEndpoints": 2}, {"name": "orders", "dependsOn": ["auth"]},
             {"name": "checkout", "dependsOn": ["orders"]})
@@ -21,7 +22,7 @@ def test_manual_plan_stays_armed_until_started(clock):
     spec = plan({"name": "auth"}, start="Manual")
     decision = evaluate(spec, 1, None, observed(auth=ServiceObservation(pods("auth", 2))), clock.now)
     assert decision.status.phase == Phase.ARMED
-    assert decision.actions == []
+    assert decision.releases == []
     assert conditions(decision.status)["Progressing"] == ("False", "Armed")
 
     started = evaluate(spec, 1, decision.status, observed(start=True, auth=ServiceObservation(pods("auth", 2))),
@@ -52,7 +53,7 @@ def test_services_are_released_bottom_up_and_the_plan_restores(clock):
         nonlocal status
         decision = evaluate(SHOP, 1, status, obs, clock.tick())
         status = decision.status
-        released_order.extend(a.service for a in decision.actions)
+        released_order.extend(a.service for a in decision.releases)
         return decision
 
     # auth's deps are none: released at once; orders and checkout held.
@@ -96,12 +97,12 @@ def test_batches_respect_count_percent_and_interval(clock):
     spec = plan({"name": "auth", "release": {"batch": "25%", "interval": "10s"}})
     obs = observed(auth=ServiceObservation(pods("auth", 8)))
     first = evaluate(spec, 1, None, obs, clock.now)
-    assert first.actions[0].pods == ("auth-0", "auth-1")
+    assert first.releases[0].pods == ("auth-0", "auth-1")
     obs = observed(auth=ServiceObservation(pods("auth", 8, released=[0, 1])))
     too_soon = evaluate(spec, 1, first.status, obs, clock.tick(9))
-    assert too_soon.actions == []
+    assert too_soon.releases == []
     second = evaluate(spec, 1, too_soon.status, obs, clock.tick(1))
-    assert second.actions[0].pods == ("auth-2", "auth-3")
+    assert second.releases[0].pods == ("auth-2", "auth-3")
 
 
 def test_new_gated_pod_of_an_attached_service_is_released_even_after_restored(clock):
@@ -111,14 +112,14 @@ def test_new_gated_pod_of_an_attached_service_is_released_even_after_restored(cl
     assert d2.status.phase == Phase.RESTORED
     scaled = observed(auth=ServiceObservation(pods("auth", 3, released=[0]), 1))
     d3 = evaluate(spec, 1, d2.status, scaled, clock.tick())
-    assert [a.pods for a in d3.actions] == [("auth-1", "auth-2")]
+    assert [a.pods for a in d3.releases] == [("auth-1", "auth-2")]
     assert d3.status.phase == Phase.RESTORED
 
 
 def test_pods_without_the_gate_count_as_released_and_are_never_patched(clock):
     spec = plan({"name": "auth"})
     d = evaluate(spec, 1, None, observed(auth=ServiceObservation(pods("auth", 2, gated=False), 2)), clock.now)
-    assert d.actions == []
+    assert d.releases == []
     assert services(d.status)["auth"].releasedPods == 2
 
 
@@ -127,7 +128,7 @@ def test_cycle_fails_the_plan_with_the_cycle_named_and_no_action(clock):
     d = evaluate(spec, 4, None, observed(a=ServiceObservation(pods("a", 1)), b=ServiceObservation(pods("b", 1))),
                  clock.now)
     assert d.status.phase == Phase.FAILED
-    assert d.actions == []
+    assert d.releases == []
     stalled = next(c for c in d.status.conditions if c.type == "Stalled")
     assert (stalled.status, stalled.reason) == ("True", "InvalidSpec")
     assert "dependsOn cycle: a -> b -> a" in stalled.message

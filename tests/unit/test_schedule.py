@@ -19,7 +19,7 @@ from reentry.model import (
     TrafficState,
     TrafficStatus,
 )
-from tests.unit.conftest import plan
+from tests.unit.builders import plan
 
 
 def check(**options) -> Check:

@@ -3,42 +3,13 @@
 from __future__ import annotations
 
 from reentry.engine import controls as control_parsing
-from reentry.engine.observations import ActionProgress, Approval, CheckResult, Controls, ServiceObservation
+from reentry.engine.observations import ActionProgress, ApprovalNote, CheckResult, Controls, ServiceObservation
 from reentry.engine.reconcile import evaluate, running_actions, wanted_checks
 from reentry.model import ActionState, Outcome, Phase, ServiceState, StageState
-from tests.unit.conftest import failing, observed, passing, plan, pods
+from tests.unit.builders import Drill, attached_auth, failing, observed, passing, plan, pods
 
 LAG = {"name": "replica-lag", "resource": {"apiVersion": "v1", "kind": "ConfigMap", "name": "db",
                                            "path": ".data.lag", "max": 1}}
-
-
-def attached_auth(released=True):
-    return ServiceObservation(pods("auth", 1, released=[0] if released else []), ready_endpoints=1 if released else 0)
-
-
-class Drill:
-    """Feeds evaluations one after another, like the shell does, and keeps what they decided."""
-
-    def __init__(self, spec, clock):
-        self.spec, self.clock, self.status = spec, clock, None
-        self.events, self.releases = [], []
-
-    def step(self, seconds=1, **kwargs):
-        kwargs.setdefault("auth", attached_auth(released=bool(self.releases)))
-        decision = evaluate(self.spec, 1, self.status, observed(**kwargs), self.clock.tick(seconds))
-        self.status = decision.status
-        self.events += decision.events
-        self.releases += decision.actions
-        return decision
-
-    def reasons(self):
-        return [e.reason for e in self.events]
-
-    def check(self, name):
-        return next(c for c in self.status.checks if c.name == name)
-
-    def condition(self, type_):
-        return next((c for c in self.status.conditions if c.type == type_), None)
 
 
 def test_a_stage_passes_only_when_all_its_checks_pass(clock):
@@ -229,7 +200,7 @@ def test_approval_and_observe_for_gate_the_finish_line(clock):
     assert d.condition("Ready").reason == "AwaitingApproval"
     assert "waiting for approval by payments" in d.status.message
 
-    approve = Controls(approval=Approval(by="alice@example.com", comment="dashboards clean"))
+    approve = Controls(approval=ApprovalNote(by="alice@example.com", comment="dashboards clean"))
     d.step(checks={"error-rate": passing()}, controls=approve)
     assert d.status.phase == Phase.OBSERVING
     assert (d.status.approval.by, d.status.approval.comment) == ("alice@example.com", "dashboards clean")
@@ -316,7 +287,7 @@ def test_controls_are_read_from_annotations_and_approver_from_the_value_or_manag
                 "f:metadata": {"f:annotations": {"f:reentry.dev/approve": {}}}}}]}
     c = control_parsing.from_metadata(meta)
     assert (c.start, c.paused, c.resume_token, c.abort_reason) == (False, True, "2", "no reason given")
-    assert c.approval == Approval(by="unverified (set via kubectl-annotate)", comment="looks good")
+    assert c.approval == ApprovalNote(by="unverified (set via kubectl-annotate)", comment="looks good")
     signed = control_parsing.from_metadata({"annotations": {
         "reentry.dev/approve": '{"by": "alice", "comment": "ok"}'}})
-    assert signed.approval == Approval(by="alice", comment="ok")
+    assert signed.approval == ApprovalNote(by="alice", comment="ok")

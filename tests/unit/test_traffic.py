@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from reentry.engine.observations import CheckResult, Controls, Observations, ServiceObservation, TargetObservation
 from reentry.engine.reconcile import evaluate, wanted_checks
 from reentry.model import OnNoData, Outcome, Phase, TrafficState
-from tests.unit.conftest import failing, passing, plan, pods
+from tests.unit.builders import failing, passing, plan, pods
 
 ROUTE = {"httpRoute": {"name": "checkout", "restoredBackend": "primary", "fallbackBackend": "dr"}}
 RETRY = {"configMapKey": {"name": "retry-policy", "key": "budget", "from": 0, "to": 20}}

@@ -149,7 +149,7 @@ def test_the_output_shown_in_the_docs_is_what_the_fixture_gives(capsys, monkeypa
 
 def test_every_check_and_action_list_of_a_spec_is_located_as_the_engine_orders_it():
     from reentry import model
-    from reentry.engine import validation
+    from reentry.engine import sections
     from reentry.plugin import controls
     from reentry.validate import action_items, check_items
 
@@ -167,7 +167,7 @@ def test_every_check_and_action_list_of_a_spec_is_located_as_the_engine_orders_i
                validation={"checks": [check("va")]})
     spec = model.RecoveryPlanSpec.model_validate(raw)
     checks = check_items(spec)
-    assert [c.name for _, c in checks] == [c.name for _, c in validation.all_checks(spec)]
+    assert [c.name for _, c in checks] == [c.name for _, c in sections.all_checks(spec)]
     assert [loc for loc, _ in checks] == [
         ("technicalRecovery", "checks", 0), ("identity", "checks", 0), ("state", "checks", 0),
         ("dependencies", "checks", 0), ("traffic", "checks", 0), ("traffic", "analysis", 0),
@@ -175,6 +175,6 @@ def test_every_check_and_action_list_of_a_spec_is_located_as_the_engine_orders_i
     assert [(loc, a.name) for loc, a in action_items(spec)] == [
         (("identity", "actions", 0), "id-a"), (("state", "actions", 0), "st-a"),
         (("dependencies", "actions", 0), "de-a")]
-    assert [a.name for _, a in validation.all_actions(spec)] == ["id-a", "st-a", "de-a"]
+    assert [a.name for _, a in sections.all_actions(spec)] == ["id-a", "st-a", "de-a"]
     # The plugin reads the same lists from the raw spec (it must cope with one that does not validate).
     assert controls.check_names(raw) == [c.name for _, c in checks]

@@ -30,8 +30,9 @@ class ServiceObservation:
 
 
 @dataclass(frozen=True)
-class Approval:
-    """The owner's approval as the controls annotation carried it."""
+class ApprovalNote:
+    """The owner's approval as the ``reentry.dev/approve`` annotation carries it (the spec's rule is
+    ``model.Approval``, the approval recorded in status ``model.ApprovalStatus``)."""
 
     by: str
     comment: str | None = None
@@ -45,7 +46,7 @@ class Controls:
     paused: bool = False
     resume_token: str | None = None
     abort_reason: str | None = None
-    approval: Approval | None = None
+    approval: ApprovalNote | None = None
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class CheckResult:
     threshold: str | None = None
     message: str = ""
     failure: FailureClass | None = None
-    """Why it did not pass; left None, the engine derives it from the outcome (see engine.checks)."""
+    """Why it did not pass; left None, the engine derives it from the outcome (see engine.check_rules)."""
     observed_at: datetime | None = None
     """When the probe saw it (checks are probed on their own cadence); None: at the evaluation."""
 

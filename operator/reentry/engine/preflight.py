@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reentry.engine.observations import Observations
-from reentry.engine.validation import all_actions, all_checks
+from reentry.engine.sections import all_actions, all_checks
 from reentry.model import READINESS_GATE, ObjectRef, RecoveryPlanSpec, Target
 
 

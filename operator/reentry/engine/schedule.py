@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from reentry.engine import checks as check_rules
+from reentry.engine import check_rules
 from reentry.engine.timeutil import parse_time
 from reentry.model import (
     FINISHED_PHASES,

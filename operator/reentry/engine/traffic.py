@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from reentry.engine import checks as check_rules
+from reentry.engine import check_rules
 from reentry.engine.observations import Event, SetWeight, TargetObservation
 from reentry.engine.reasons import Reason
 from reentry.engine.timeutil import format_time, parse_time

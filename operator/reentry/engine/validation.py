@@ -3,27 +3,8 @@
 from __future__ import annotations
 
 from reentry.engine import graph
-from reentry.model import Action, Check, RecoveryPlanSpec
-
-CHECK_SECTIONS = ("technicalRecovery", "identity", "state", "dependencies", "traffic", "analysis", "validation")
-ACTION_SECTIONS = ("identity", "state", "dependencies")
-#: The section of the traffic stage's analysis checks (``spec.traffic.analysis``), run during holds.
-ANALYSIS = "analysis"
-
-
-def section_checks(spec: RecoveryPlanSpec, section: str) -> list[Check]:
-    """The checks of one section; ``analysis`` is the traffic stage's analysis."""
-    return list(spec.traffic.analysis) if section == ANALYSIS else list(getattr(spec, section).checks)
-
-
-def all_checks(spec: RecoveryPlanSpec) -> list[tuple[str, Check]]:
-    """Every check with the section it belongs to, in the fixed order."""
-    return [(section, check) for section in CHECK_SECTIONS for check in section_checks(spec, section)]
-
-
-def all_actions(spec: RecoveryPlanSpec) -> list[tuple[str, Action]]:
-    """Every action with the stage it belongs to, in the fixed order."""
-    return [(section, action) for section in ACTION_SECTIONS for action in getattr(spec, section).actions]
+from reentry.engine.sections import all_actions, all_checks
+from reentry.model import RecoveryPlanSpec
 
 
 def _duplicates(names: list[str]) -> list[str]:
