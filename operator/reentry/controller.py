@@ -247,7 +247,7 @@ async def _observe_targets(objects: Objects, namespace: str, spec: model.Recover
         memory.targets_unwatched = False
         return {}
     for target in spec.traffic.targets:
-        objects.follow(preflight.target_ref(target), namespace, memory.key, memory.wake)
+        objects.follow(target.written, namespace, memory.key, memory.wake)
     memory.targets_unwatched = not objects.followed_well(memory.key)
     weight = status.traffic.weight
     seen = await asyncio.gather(*(targets.observe(objects, namespace, t, weight) for t in spec.traffic.targets))

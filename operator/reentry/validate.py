@@ -24,14 +24,14 @@ import yaml
 from pydantic import ValidationError
 
 from reentry import errors, model, paths
-from reentry.engine import consent, graph, sections, validation
+from reentry.engine import consent, sections, validation
+from reentry.model import Loc
 
 ERROR = "error"
 WARNING = "warning"
 YAML_SUFFIXES = (".yaml", ".yml")
 STDIN = "-"
 
-Loc = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -235,37 +235,6 @@ def _objects(doc: Document) -> Iterator[tuple[Loc, dict[str, Any]]]:
         yield (), doc.data
 
 
-# ---- where checks and actions live in a spec ---------------------------------------------------
-
-#: Where each list of checks sits in a spec, in the order the stages run (the engine's sections;
-#: the traffic stage's analysis checks are ``traffic.analysis``).
-CHECK_LISTS: tuple[tuple[str, str], ...] = tuple(
-    ("traffic", "analysis") if section == sections.ANALYSIS else (section, "checks")
-    for section in sections.CHECK_SECTIONS)
-#: Where each list of actions sits in a spec, in the order the stages run.
-ACTION_LISTS: tuple[tuple[str, str], ...] = tuple((section, "actions") for section in sections.ACTION_SECTIONS)
-
-
-def _items(spec: model.RecoveryPlanSpec, lists: tuple[Loc, ...]) -> list[tuple[Loc, Any]]:
-    found: list[tuple[Loc, Any]] = []
-    for loc in lists:
-        value: Any = spec
-        for part in loc:
-            value = getattr(value, str(part))
-        found += [((*loc, i), item) for i, item in enumerate(value)]
-    return found
-
-
-def check_items(spec: model.RecoveryPlanSpec) -> list[tuple[Loc, model.Check]]:
-    """Every check of a plan with its place in the spec, e.g. ``("state", "checks", 0)``."""
-    return _items(spec, CHECK_LISTS)
-
-
-def action_items(spec: model.RecoveryPlanSpec) -> list[tuple[Loc, model.Action]]:
-    """Every action of a plan with its place in the spec."""
-    return _items(spec, ACTION_LISTS)
-
-
 # ---- references ------------------------------------------------------------------------------
 
 
@@ -278,70 +247,22 @@ class Reference:
     who: str
 
 
-def _ref(kind: str, name: str, namespace: str | None, loc: Loc, who: str) -> Reference:
-    return Reference(ObjectKey(kind, name, namespace), loc, who)
-
-
-def _check_references(check: model.Check, loc: Loc) -> list[Reference]:
-    who = f"check {check.name}"
-    found = []
-    if check.workload:
-        w = check.workload
-        found.append(_ref(w.kind, w.name, None, (*loc, "workload", "name"), who))
-    if check.endpoints:
-        found.append(_ref("Service", check.endpoints.service, None, (*loc, "endpoints", "service"), who))
-    if check.resource:
-        r = check.resource
-        found.append(_ref(r.kind, r.name, r.namespace, (*loc, "resource", "name"), who))
-    if check.serviceAccountToken:
-        s = check.serviceAccountToken
-        found.append(_ref("ServiceAccount", s.serviceAccount, s.namespace, (*loc, "serviceAccountToken",
-                                                                            "serviceAccount"), who))
-    return found
-
-
-def _target_references(target: model.Target, loc: Loc) -> list[Reference]:
-    who = f"traffic target {target.label}"
-    if target.httpRoute:
-        t = target.httpRoute
-        at = (*loc, "httpRoute")
-        return [_ref("HTTPRoute", t.name, t.namespace, (*at, "name"), who),
-                _ref("Service", t.restoredBackend, t.namespace, (*at, "restoredBackend"), who),
-                _ref("Service", t.fallbackBackend, t.namespace, (*at, "fallbackBackend"), who)]
-    if target.ingressNginx:
-        i = target.ingressNginx
-        return [_ref("Ingress", i.canaryIngress, i.namespace, (*loc, "ingressNginx", "canaryIngress"), who)]
-    if target.scale:
-        s = target.scale
-        return [_ref(s.kind, s.name, s.namespace, (*loc, "scale", "name"), who)]
-    if target.hpa:
-        h = target.hpa
-        return [_ref("HorizontalPodAutoscaler", h.name, h.namespace, (*loc, "hpa", "name"), who)]
-    if target.configMapKey:
-        c = target.configMapKey
-        return [_ref("ConfigMap", c.name, c.namespace, (*loc, "configMapKey", "name"), who)]
-    if target.annotation:
-        a = target.annotation
-        return [_ref(a.kind, a.name, a.namespace, (*loc, "annotation", "name"), who)]
-    return []
-
-
 def references(spec: model.RecoveryPlanSpec) -> list[Reference]:
-    """Objects a plan names that a bundle would usually carry.
+    """Objects a plan names that a bundle would usually carry: its Services, and what its checks,
+    actions and traffic targets name (each kind's ``named_objects``).
 
-    Secrets and Leases are left out on purpose: secrets come from a secret manager rather than
-    the repository, and Leases are made at run time by the programs that hold them.
+    Secrets and Leases are never among them: secrets come from a secret manager rather than the
+    repository, and Leases are made at run time by the programs that hold them.
     """
-    found = [_ref("Service", s.service, None, ("services", i, "service"), f"service {s.name}")
+    found = [Reference(ObjectKey("Service", s.service, None), ("services", i, "service"), f"service {s.name}")
              for i, s in enumerate(spec.services)]
-    for loc, check in check_items(spec):
-        found += _check_references(check, loc)
-    for loc, action in action_items(spec):
-        if action.patch:
-            p = action.patch
-            found.append(_ref(p.kind, p.name, p.namespace, (*loc, "patch", "name"), f"action {action.name}"))
-    for i, target in enumerate(spec.traffic.targets):
-        found += _target_references(target, ("traffic", "targets", i))
+    items: list[tuple[Loc, str, model.Check | model.Action | model.Target]] = [
+        (loc, f"check {c.name}", c) for loc, c in sections.check_items(spec)]
+    items += [(loc, f"action {a.name}", a) for loc, a in sections.action_items(spec)]
+    items += [(loc, f"traffic target {t.label}", t) for loc, t in sections.target_items(spec)]
+    for loc, who, item in items:
+        found += [Reference(ObjectKey(o.ref.kind, o.ref.name, o.ref.namespace), (*loc, *o.field), who)
+                  for o in item.named_objects()]
     return found
 
 
@@ -398,51 +319,8 @@ class _PlanCheck:
                 self.add(tuple(problem["loc"]), problem["msg"].removeprefix("Value error, "))
             return None
 
-    def graph(self, spec: model.RecoveryPlanSpec) -> set[str]:
-        """Graph findings at the field at fault; returns the engine's messages it covered."""
-        covered: set[str] = set()
-        names = [s.name for s in spec.services]
-        known = set(names)
-        for i, service in enumerate(spec.services):
-            if service.name in names[:i]:
-                message = f"duplicate service name {service.name!r}"
-                self.add(("services", i, "name"), message)
-                covered.add(message)
-            for j, dep in enumerate(service.dependsOn):
-                if dep not in known:
-                    message = f"service {service.name!r} dependsOn unknown service {dep!r}"
-                    self.add(("services", i, "dependsOn", j), message)
-                    covered.add(message)
-        cycle = graph.find_cycle(spec.services)
-        if cycle:
-            message = "dependsOn cycle: " + " -> ".join(cycle)
-            first = names.index(cycle[0])
-            self.add(("services", first, "dependsOn", spec.services[first].dependsOn.index(cycle[1])), message)
-            covered.add(message)
-        return covered
-
-    def names(self, spec: model.RecoveryPlanSpec) -> set[str]:
-        """Duplicate check/action names and overrides of unknown checks, at the field at fault."""
-        covered: set[str] = set()
-        seen: dict[str, set[str]] = {"check": set(), "action": set()}
-        items = [("check", (*loc, "name"), c.name) for loc, c in check_items(spec)]
-        items += [("action", (*loc, "name"), a.name) for loc, a in action_items(spec)]
-        for what, loc, name in items:
-            if name in seen[what]:
-                message = f"duplicate {what} name {name!r}"
-                if message not in covered:
-                    self.add(loc, message)
-                    covered.add(message)
-            seen[what].add(name)
-        for i, override in enumerate(spec.overrides):
-            if override.check not in seen["check"]:
-                message = f"override names unknown check {override.check!r}"
-                self.add(("overrides", i, "check"), message)
-                covered.add(message)
-        return covered
-
     def field_paths(self, spec: model.RecoveryPlanSpec) -> None:
-        for loc, check in check_items(spec):
+        for loc, check in sections.check_items(spec):
             if check.resource is None:
                 continue
             try:
@@ -454,11 +332,8 @@ class _PlanCheck:
         spec = self.schema()
         if spec is None:
             return self.findings
-        covered = self.graph(spec) | self.names(spec)
-        # Whatever else the engine would refuse, reported at the spec when no field is known.
-        for problem in validation.problems(spec):
-            if problem not in covered:
-                self.add((), problem)
+        for problem in validation.problems(spec):  # what the engine would refuse, at the field at fault
+            self.add(problem.at, problem.message)
         self.field_paths(spec)
         for ref in references(spec):
             if not _resolves(ref.key, self.namespace, bundle):

@@ -19,7 +19,6 @@ from lightkube.config.kubeconfig import KubeConfig
 
 from reentry import errors, targets
 from reentry.engine.observations import TargetObservation
-from reentry.engine.preflight import target_ref
 from reentry.model import Target
 from reentry.objects import Objects
 from reentry.targets import TargetError
@@ -354,7 +353,7 @@ def test_a_followed_target_is_read_from_memory_and_its_changes_wake_the_follower
 
     async def story(objects: Objects) -> None:
         changed = asyncio.Event()
-        objects.follow(target_ref(target), namespace, "plan", changed.set)
+        objects.follow(target.written, namespace, "plan", changed.set)
         await wait_async("the first read", lambda: objects._followed and all(
             e.synced for e in objects._followed.values()))
         # When the plan reads it many times: no request reaches the API server

@@ -178,7 +178,7 @@ def test_the_schema_refuses_a_wildcard_verb_and_an_unknown_value():
 
 def test_every_kind_of_the_api_has_its_calls_reviewed():
     # A new check, action or target kind must say here what it calls before the chart can be trusted.
-    kinds = {*model._CHECK_KINDS, *model._ACTION_KINDS, *model._TARGET_KINDS}
+    kinds = {*model.CHECK_KINDS, *model.ACTION_KINDS, *model.TARGET_KINDS}
     assert kinds == set(KIND_CALLS)
 
 

@@ -1,5 +1,5 @@
 from reentry.engine.graph import bottom_up, find_cycle, problems
-from reentry.model import ServiceSpec
+from reentry.model import Problem, ServiceSpec
 from tests.unit.builders import plan
 
 
@@ -12,19 +12,19 @@ def test_bottom_up_puts_dependencies_first_and_keeps_written_order_for_ties():
 def test_cycle_is_named_from_the_first_service_that_reaches_it():
     spec = plan({"name": "a", "dependsOn": ["b"]}, {"name": "b", "dependsOn": ["c"]}, {"name": "c", "dependsOn": ["a"]})
     assert find_cycle(spec.services) == ["a", "b", "c", "a"]
-    assert problems(spec.services) == ["dependsOn cycle: a -> b -> c -> a"]
+    assert problems(spec.services) == [Problem(("services", 0, "dependsOn", 0), "dependsOn cycle: a -> b -> c -> a")]
 
 
 def test_self_dependency_is_a_cycle():
     spec = plan({"name": "a", "dependsOn": ["a"]})
-    assert problems(spec.services) == ["dependsOn cycle: a -> a"]
+    assert problems(spec.services) == [Problem(("services", 0, "dependsOn", 0), "dependsOn cycle: a -> a")]
 
 
-def test_unknown_and_duplicate_names_are_reported_by_name():
-    spec = plan({"name": "a", "dependsOn": ["ghost"]}, {"name": "b"}, {"name": "b"})
+def test_unknown_and_duplicate_names_are_reported_by_name_at_the_field_at_fault():
+    spec = plan({"name": "a", "dependsOn": ["x", "ghost"]}, {"name": "b"}, {"name": "b"}, {"name": "b"}, {"name": "x"})
     assert problems(spec.services) == [
-        "duplicate service name 'b'",
-        "service 'a' dependsOn unknown service 'ghost'",
+        Problem(("services", 2, "name"), "duplicate service name 'b'"),  # once, at its first repetition
+        Problem(("services", 0, "dependsOn", 1), "service 'a' dependsOn unknown service 'ghost'"),
     ]
 
 
@@ -51,4 +51,5 @@ def test_a_very_long_chain_is_walked_without_recursion():
 
 def test_a_very_long_cycle_is_found_and_named():
     found = problems(_chain(20_000, cycle=True))
-    assert len(found) == 1 and found[0].startswith("dependsOn cycle: s0 -> s19999 -> s19998")
+    assert len(found) == 1 and found[0].message.startswith("dependsOn cycle: s0 -> s19999 -> s19998")
+    assert found[0].at == ("services", 0, "dependsOn", 0)

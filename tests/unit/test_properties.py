@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from reentry import model, validate
+from reentry.engine import sections
 from reentry.engine.observations import (
     ActionProgress,
     ApprovalNote,
@@ -130,11 +131,11 @@ def test_validate_never_raises_on_a_mutated_plan(tmp_path_factory: Any, doc: dic
 
 
 def _all_checks(spec: model.RecoveryPlanSpec) -> list[str]:
-    return [check.name for _, check in validate.check_items(spec)]
+    return [check.name for _, check in sections.check_items(spec)]
 
 
 def _all_actions(spec: model.RecoveryPlanSpec) -> list[str]:
-    return [action.name for _, action in validate.action_items(spec)]
+    return [action.name for _, action in sections.action_items(spec)]
 
 
 @st.composite

@@ -151,7 +151,6 @@ def test_every_check_and_action_list_of_a_spec_is_located_as_the_engine_orders_i
     from reentry import model
     from reentry.engine import sections
     from reentry.plugin import controls
-    from reentry.validate import action_items, check_items
 
     def check(name):
         return {"name": name, "endpoints": {"service": "a"}}
@@ -166,13 +165,13 @@ def test_every_check_and_action_list_of_a_spec_is_located_as_the_engine_orders_i
                traffic={"checks": [check("tc")], "analysis": [check("ta")]},
                validation={"checks": [check("va")]})
     spec = model.RecoveryPlanSpec.model_validate(raw)
-    checks = check_items(spec)
+    checks = sections.check_items(spec)
     assert [c.name for _, c in checks] == [c.name for _, c in sections.all_checks(spec)]
     assert [loc for loc, _ in checks] == [
         ("technicalRecovery", "checks", 0), ("identity", "checks", 0), ("state", "checks", 0),
         ("dependencies", "checks", 0), ("traffic", "checks", 0), ("traffic", "analysis", 0),
         ("validation", "checks", 0)]
-    assert [(loc, a.name) for loc, a in action_items(spec)] == [
+    assert [(loc, a.name) for loc, a in sections.action_items(spec)] == [
         (("identity", "actions", 0), "id-a"), (("state", "actions", 0), "st-a"),
         (("dependencies", "actions", 0), "de-a")]
     assert [a.name for _, a in sections.all_actions(spec)] == ["id-a", "st-a", "de-a"]

@@ -1,4 +1,4 @@
-"""Executors for the action kinds: one module per kind, one registry line each.
+"""Executors for the action kinds: one module per kind, named after it (see ``reentry.kinds``).
 
 The engine calls :func:`execute` once per reconcile while an action is Running, handing back the
 ``record`` the previous step returned (persisted in the plan's status). Every executor is
@@ -12,8 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from reentry import errors, model
-from reentry.actions import invalidate, job, patch, release_leases
+from reentry import errors, kinds, model
 from reentry.actions.context import ActionContext
 from reentry.engine.observations import ActionProgress
 from reentry.httpclient import InvalidMaterial, MissingReference
@@ -28,12 +27,9 @@ log = logging.getLogger(__name__)
 #: ``execute(kube, objects, plan_namespace, context, kind_spec, record)``: the kind's own model.
 Executor = Callable[[Kube, Objects, str, ActionContext, Any, dict[str, Any]], Awaitable[ActionProgress]]
 
+#: Each action kind's ``execute``, from the module named after it.
 EXECUTORS: dict[str, Executor] = {
-    "releaseLeases": release_leases.execute,
-    "patch": patch.execute,
-    "job": job.execute,
-    "invalidate": invalidate.execute,
-}
+    kind: module.execute for kind, module in kinds.implementations(__name__, model.ACTION_KINDS).items()}
 
 
 

@@ -1,4 +1,4 @@
-"""Probes for the check kinds: one module per kind, one registry line each.
+"""Probes for the check kinds: one module per kind, named after it (see ``reentry.kinds``).
 
 A probe reads the cluster and says what it found as a :class:`CheckResult`; it changes nothing.
 Whatever goes wrong inside one (a bad path, a kind the API server does not serve, a refused
@@ -12,20 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from reentry import model
-from reentry.checks import (
-    certificate,
-    endpoints,
-    failures,
-    http,
-    leases,
-    prometheus,
-    resource,
-    secret_freshness,
-    service_account_token,
-    signing_keys,
-    workload,
-)
+from reentry import kinds, model
+from reentry.checks import failures
 from reentry.engine.observations import CheckResult
 from reentry.kube import Kube
 from reentry.model import FailureClass, Outcome
@@ -36,18 +24,9 @@ log = logging.getLogger(__name__)
 #: ``probe(kube, objects, plan_namespace, kind_spec)``: the kind's own model (e.g. WorkloadCheck).
 Probe = Callable[[Kube, Objects, str, Any], Awaitable[CheckResult]]
 
+#: Each check kind's ``probe``, from the module named after it.
 PROBES: dict[str, Probe] = {
-    "workload": workload.probe,
-    "endpoints": endpoints.probe,
-    "resource": resource.probe,
-    "leases": leases.probe,
-    "prometheus": prometheus.probe,
-    "http": http.probe,
-    "serviceAccountToken": service_account_token.probe,
-    "certificate": certificate.probe,
-    "signingKeys": signing_keys.probe,
-    "secretFreshness": secret_freshness.probe,
-}
+    kind: module.probe for kind, module in kinds.implementations(__name__, model.CHECK_KINDS).items()}
 
 
 async def probe(kube: Kube, objects: Objects, namespace: str, check: model.Check) -> CheckResult:

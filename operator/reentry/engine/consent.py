@@ -26,7 +26,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from reentry.errors import field_path
-from reentry.model import RecoveryPlanSpec
+from reentry.model import Loc, RecoveryPlanSpec
 
 GRANT_CONFIGMAP = "reentry-reference-grant"
 GRANT_KEY = "from"
@@ -40,10 +40,6 @@ class Policy(StrEnum):
     """The other namespace must grant it (the default)."""
     ALLOWED = "Allowed"
     """Every reference is allowed (the plan authors are trusted with whatever the operator can reach)."""
-
-
-#: Where a field is in the spec: ``("identity", "checks", 0, "certificate", "namespace")``.
-Loc = tuple[str | int, ...]
 
 
 def foreign_namespaces(spec: RecoveryPlanSpec, home: str) -> dict[str, list[Loc]]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
-from reentry.model import ServiceSpec
+from reentry.model import Problem, ServiceSpec
 
 
 def find_cycle(services: Sequence[ServiceSpec]) -> list[str] | None:
@@ -40,20 +39,30 @@ def find_cycle(services: Sequence[ServiceSpec]) -> list[str] | None:
     return None
 
 
-def problems(services: Sequence[ServiceSpec]) -> list[str]:
-    """Every reason the graph cannot work, each naming the service or cycle at fault."""
-    found: list[str] = []
-    names = Counter(s.name for s in services)
-    for dup in sorted(n for n, count in names.items() if count > 1):
-        found.append(f"duplicate service name {dup!r}")
+def problems(services: Sequence[ServiceSpec]) -> list[Problem]:
+    """Every reason the graph cannot work, each at the field at fault (``spec.services[i]...``) and
+    naming the service or cycle."""
+    found: list[Problem] = []
+    names = [s.name for s in services]
+    seen: set[str] = set()
+    repeats: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            repeats.setdefault(name, i)
+        seen.add(name)
+    for name in sorted(repeats):
+        found.append(Problem(("services", repeats[name], "name"), f"duplicate service name {name!r}"))
     known = set(names)
-    for service in services:
-        for dep in service.dependsOn:
+    for i, service in enumerate(services):
+        for j, dep in enumerate(service.dependsOn):
             if dep not in known:
-                found.append(f"service {service.name!r} dependsOn unknown service {dep!r}")
+                found.append(Problem(("services", i, "dependsOn", j),
+                                     f"service {service.name!r} dependsOn unknown service {dep!r}"))
     cycle = find_cycle(services)
     if cycle:
-        found.append("dependsOn cycle: " + " -> ".join(cycle))
+        first = names.index(cycle[0])
+        found.append(Problem(("services", first, "dependsOn", services[first].dependsOn.index(cycle[1])),
+                             "dependsOn cycle: " + " -> ".join(cycle)))
     return found
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from reentry.engine.observations import Observations
-from reentry.engine.sections import all_actions, all_checks
-from reentry.model import READINESS_GATE, ObjectRef, RecoveryPlanSpec, Target
+from reentry.engine.sections import action_items, check_items, target_items
+from reentry.model import READINESS_GATE, Action, Check, ObjectRef, RecoveryPlanSpec, Target
 
 
 def problems(spec: RecoveryPlanSpec, observed: Observations) -> list[str]:
@@ -27,50 +27,10 @@ def problems(spec: RecoveryPlanSpec, observed: Observations) -> list[str]:
 
 
 def references(spec: RecoveryPlanSpec) -> list[tuple[str, ObjectRef]]:
-    """Objects the plan's checks and actions name, each with a label saying who refers to it."""
-    found: list[tuple[str, ObjectRef]] = []
-    for _, check in all_checks(spec):
-        if check.workload:
-            ref = ObjectRef(apiVersion="apps/v1", kind=check.workload.kind, name=check.workload.name)
-        elif check.endpoints:
-            ref = ObjectRef(apiVersion="v1", kind="Service", name=check.endpoints.service)
-        elif check.resource:
-            r = check.resource
-            ref = ObjectRef(apiVersion=r.apiVersion, kind=r.kind, name=r.name, namespace=r.namespace)
-        else:
-            continue
-        found.append((f"{ref.kind} {ref.name} (check {check.name})", ref))
-    for _, action in all_actions(spec):
-        if action.patch:
-            p = action.patch
-            ref = ObjectRef(apiVersion=p.apiVersion, kind=p.kind, name=p.name, namespace=p.namespace)
-            found.append((f"{ref.kind} {ref.name} (action {action.name})", ref))
-    for target in spec.traffic.targets:
-        ref = target_ref(target)
-        found.append((f"{ref.kind} {ref.name} (traffic target {target.label})", ref))
-    return found
-
-
-def target_ref(target: Target) -> ObjectRef:
-    """The object a traffic target writes to."""
-    if target.httpRoute:
-        r = target.httpRoute
-        return ObjectRef(apiVersion="gateway.networking.k8s.io/v1", kind="HTTPRoute", name=r.name,
-                         namespace=r.namespace)
-    if target.ingressNginx:
-        i = target.ingressNginx
-        return ObjectRef(apiVersion="networking.k8s.io/v1", kind="Ingress", name=i.canaryIngress,
-                         namespace=i.namespace)
-    if target.scale:
-        s = target.scale
-        return ObjectRef(apiVersion="apps/v1", kind=s.kind, name=s.name, namespace=s.namespace)
-    if target.hpa:
-        h = target.hpa
-        return ObjectRef(apiVersion="autoscaling/v2", kind="HorizontalPodAutoscaler", name=h.name,
-                         namespace=h.namespace)
-    if target.configMapKey:
-        c = target.configMapKey
-        return ObjectRef(apiVersion="v1", kind="ConfigMap", name=c.name, namespace=c.namespace)
-    assert target.annotation is not None
-    a = target.annotation
-    return ObjectRef(apiVersion=a.apiVersion, kind=a.kind, name=a.name, namespace=a.namespace)
+    """Objects the operator reads for the plan's checks, actions and traffic targets, each with a label
+    saying who refers to it (what each kind names: its model's ``named_objects``)."""
+    items: list[tuple[str, Check | Action | Target]] = [(f"check {c.name}", c) for _, c in check_items(spec)]
+    items += [(f"action {a.name}", a) for _, a in action_items(spec)]
+    items += [(f"traffic target {t.label}", t) for _, t in target_items(spec)]
+    return [(f"{o.ref.kind} {o.ref.name} ({who})", o.ref)
+            for who, item in items for o in item.named_objects() if o.read]

@@ -79,7 +79,7 @@ def evaluate(spec: RecoveryPlanSpec, generation: int | None, status: RecoveryPla
     """Advance the plan as far as the observations and the controls allow, in the fixed stage order."""
     problems = validation.problems(spec)
     if problems:
-        return invalid(status, generation, "; ".join(problems), now)
+        return invalid(status, generation, validation.describe(problems), now)
 
     run = Evaluation(spec, generation, status, observed, now)
     bookkeeping.unmatched_pods(run)

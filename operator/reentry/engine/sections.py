@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reentry.model import Action, Check, Phase, RecoveryPlanSpec, Stage, StageName, TrafficStage, ValidationStage
+from reentry.model import (
+    Action,
+    Check,
+    Loc,
+    Phase,
+    RecoveryPlanSpec,
+    Stage,
+    StageName,
+    Target,
+    TrafficStage,
+    ValidationStage,
+)
 
 #: The section of the checks that say the system is technically recovered (before the start).
 TECHNICAL_RECOVERY = "technicalRecovery"
@@ -36,26 +47,31 @@ _STAGES: dict[StageName, Callable[[RecoveryPlanSpec], AnyStage]] = {
     StageName.TRAFFIC: lambda spec: spec.traffic,
     StageName.VALIDATION: lambda spec: spec.validation,
 }
-_CHECKS: dict[str, Callable[[RecoveryPlanSpec], list[Check]]] = {
-    TECHNICAL_RECOVERY: lambda spec: spec.technicalRecovery.checks,
-    StageName.IDENTITY.value: lambda spec: spec.identity.checks,
-    StageName.STATE.value: lambda spec: spec.state.checks,
-    StageName.DEPENDENCIES.value: lambda spec: spec.dependencies.checks,
-    StageName.TRAFFIC.value: lambda spec: spec.traffic.checks,
-    ANALYSIS: lambda spec: spec.traffic.analysis,
-    StageName.VALIDATION.value: lambda spec: spec.validation.checks,
+#: Where each section's checks sit in a spec (``analysis`` is ``traffic.analysis``), in the order
+#: status lists them, and how to read them.
+_CHECKS: dict[str, tuple[tuple[str, str], Callable[[RecoveryPlanSpec], list[Check]]]] = {
+    TECHNICAL_RECOVERY: ((TECHNICAL_RECOVERY, "checks"), lambda spec: spec.technicalRecovery.checks),
+    StageName.IDENTITY.value: (("identity", "checks"), lambda spec: spec.identity.checks),
+    StageName.STATE.value: (("state", "checks"), lambda spec: spec.state.checks),
+    StageName.DEPENDENCIES.value: (("dependencies", "checks"), lambda spec: spec.dependencies.checks),
+    StageName.TRAFFIC.value: (("traffic", "checks"), lambda spec: spec.traffic.checks),
+    ANALYSIS: (("traffic", ANALYSIS), lambda spec: spec.traffic.analysis),
+    StageName.VALIDATION.value: (("validation", "checks"), lambda spec: spec.validation.checks),
 }
-_ACTIONS: dict[str, Callable[[RecoveryPlanSpec], list[Action]]] = {
-    StageName.IDENTITY.value: lambda spec: spec.identity.actions,
-    StageName.STATE.value: lambda spec: spec.state.actions,
-    StageName.DEPENDENCIES.value: lambda spec: spec.dependencies.actions,
+#: Where each stage's actions sit (only the first three stages have actions), in the order they run.
+_ACTIONS: dict[str, tuple[tuple[str, str], Callable[[RecoveryPlanSpec], list[Action]]]] = {
+    StageName.IDENTITY.value: (("identity", "actions"), lambda spec: spec.identity.actions),
+    StageName.STATE.value: (("state", "actions"), lambda spec: spec.state.actions),
+    StageName.DEPENDENCIES.value: (("dependencies", "actions"), lambda spec: spec.dependencies.actions),
 }
 
 #: The sections that hold checks, in the order status lists them.
 CHECK_SECTIONS: tuple[str, ...] = tuple(_CHECKS)
 #: The sections that hold actions (stages), in the order they run.
 ACTION_SECTIONS: tuple[str, ...] = tuple(_ACTIONS)
-
+#: Where the lists of checks sit in a spec, in the order status lists them: ``("traffic", "analysis")``...
+#: (for readers of a raw spec that may not validate, such as the kubectl plugin).
+CHECK_LISTS: tuple[tuple[str, str], ...] = tuple(at for at, _ in _CHECKS.values())
 
 def stage(spec: RecoveryPlanSpec, name: StageName) -> AnyStage:
     """One stage's section of the spec."""
@@ -64,13 +80,13 @@ def stage(spec: RecoveryPlanSpec, name: StageName) -> AnyStage:
 
 def section_checks(spec: RecoveryPlanSpec, section: str) -> list[Check]:
     """The checks of one section (a stage, ``technicalRecovery`` or ``analysis``)."""
-    return list(_CHECKS[section](spec))
+    return list(_CHECKS[section][1](spec))
 
 
 def section_actions(spec: RecoveryPlanSpec, section: str) -> list[Action]:
     """The actions of one section (an empty list for a stage without actions)."""
     found = _ACTIONS.get(section)
-    return list(found(spec)) if found else []
+    return list(found[1](spec)) if found else []
 
 
 def all_checks(spec: RecoveryPlanSpec) -> list[tuple[str, Check]]:
@@ -81,3 +97,18 @@ def all_checks(spec: RecoveryPlanSpec) -> list[tuple[str, Check]]:
 def all_actions(spec: RecoveryPlanSpec) -> list[tuple[str, Action]]:
     """Every action with the stage it belongs to, in the fixed order."""
     return [(section, action) for section in ACTION_SECTIONS for action in section_actions(spec, section)]
+
+
+def check_items(spec: RecoveryPlanSpec) -> list[tuple[Loc, Check]]:
+    """Every check with its place in the spec, e.g. ``("state", "checks", 0)``, in the fixed order."""
+    return [((*at, i), check) for at, read in _CHECKS.values() for i, check in enumerate(read(spec))]
+
+
+def action_items(spec: RecoveryPlanSpec) -> list[tuple[Loc, Action]]:
+    """Every action with its place in the spec, in the fixed order."""
+    return [((*at, i), action) for at, read in _ACTIONS.values() for i, action in enumerate(read(spec))]
+
+
+def target_items(spec: RecoveryPlanSpec) -> list[tuple[Loc, Target]]:
+    """Every traffic target with its place in the spec."""
+    return [(("traffic", "targets", i), target) for i, target in enumerate(spec.traffic.targets)]

@@ -1,21 +1,35 @@
-"""Everything that makes a plan unworkable as written, each problem naming its cause."""
+"""Everything that makes a plan unworkable as written beyond its schema, each problem at the field at fault."""
 
 from __future__ import annotations
 
 from reentry.engine import graph
-from reentry.engine.sections import all_actions, all_checks
-from reentry.model import RecoveryPlanSpec
+from reentry.engine.sections import action_items, check_items
+from reentry.model import Loc, Problem, RecoveryPlanSpec
 
 
-def _duplicates(names: list[str]) -> list[str]:
-    return sorted({n for n in names if names.count(n) > 1})
+def _repeated(items: list[tuple[Loc, str]], what: str) -> list[Problem]:
+    """One problem per name used more than once, at its first repetition, in the names' order."""
+    seen: set[str] = set()
+    repeats: dict[str, Loc] = {}
+    for loc, name in items:
+        if name in seen:
+            repeats.setdefault(name, loc)
+        seen.add(name)
+    return [Problem(repeats[name], f"duplicate {what} name {name!r}") for name in sorted(repeats)]
 
 
-def problems(spec: RecoveryPlanSpec) -> list[str]:
+def problems(spec: RecoveryPlanSpec) -> list[Problem]:
     """The dependency graph's problems, duplicate check or action names, overrides of unknown checks."""
     found = graph.problems(spec.services)
-    check_names = [c.name for _, c in all_checks(spec)]
-    found += [f"duplicate check name {n!r}" for n in _duplicates(check_names)]
-    found += [f"duplicate action name {n!r}" for n in _duplicates([a.name for _, a in all_actions(spec)])]
-    found += [f"override names unknown check {o.check!r}" for o in spec.overrides if o.check not in check_names]
+    checks = [((*loc, "name"), c.name) for loc, c in check_items(spec)]
+    found += _repeated(checks, "check")
+    found += _repeated([((*loc, "name"), a.name) for loc, a in action_items(spec)], "action")
+    known = {name for _, name in checks}
+    found += [Problem(("overrides", i, "check"), f"override names unknown check {o.check!r}")
+              for i, o in enumerate(spec.overrides) if o.check not in known]
     return found
+
+
+def describe(problems: list[Problem]) -> str:
+    """The problems as one message, as status and Events show them."""
+    return "; ".join(p.message for p in problems)

@@ -19,11 +19,8 @@ The models are split by concern, and every name is re-exported here: import from
   :class:`RecoveryPlan`
 """
 
-# `_..._KINDS as _..._KINDS`: the kinds' names are private to the model, but a test of the chart reads them.
 from reentry.model.actions import (
-    _ACTION_KINDS as _ACTION_KINDS,
-)
-from reentry.model.actions import (
+    ACTION_KINDS,
     Action,
     InvalidateAction,
     InvalidateCall,
@@ -32,9 +29,7 @@ from reentry.model.actions import (
     PatchAction,
 )
 from reentry.model.checks import (
-    _CHECK_KINDS as _CHECK_KINDS,
-)
-from reentry.model.checks import (
+    CHECK_KINDS,
     CertificateCheck,
     CertificatePeer,
     Check,
@@ -85,9 +80,12 @@ from reentry.model.common import (
     Duration,
     LabelSelector,
     LabelSelectorRequirement,
+    Loc,
+    NamedObject,
     NamespaceName,
     ObjectName,
     ObjectRef,
+    Problem,
     QualifiedName,
     ServiceName,
     is_name,
@@ -138,9 +136,7 @@ from reentry.model.status import (
     WeightChange,
 )
 from reentry.model.traffic import (
-    _TARGET_KINDS as _TARGET_KINDS,
-)
-from reentry.model.traffic import (
+    TARGET_KINDS,
     AbortRamp,
     Adaptive,
     AnnotationTarget,
@@ -159,9 +155,11 @@ from reentry.model.traffic import (
 
 __all__ = [
     "ABORT_ANNOTATION",
+    "ACTION_KINDS",
     "API_VERSION",
     "API_VERSION_PATTERN",
     "APPROVE_ANNOTATION",
+    "CHECK_KINDS",
     "DATA_KEY_PATTERN",
     "DNS_LABEL_PATTERN",
     "DURATION_PATTERN",
@@ -184,6 +182,7 @@ __all__ = [
     "SHORT_NAME",
     "SINGULAR",
     "START_ANNOTATION",
+    "TARGET_KINDS",
     "VERSION",
     "AbortRamp",
     "Action",
@@ -225,7 +224,9 @@ __all__ = [
     "LabelSelectorRequirement",
     "LeaseTarget",
     "LeasesCheck",
+    "Loc",
     "Mode",
+    "NamedObject",
     "NamespaceName",
     "ObjectName",
     "ObjectRef",
@@ -237,6 +238,7 @@ __all__ = [
     "Owner",
     "PatchAction",
     "Phase",
+    "Problem",
     "PrometheusCheck",
     "QualifiedName",
     "Ramp",

@@ -37,7 +37,7 @@ class InvalidateAction(HttpClient):
     expectedStatus: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
 
 
-_ACTION_KINDS = ("releaseLeases", "patch", "job", "invalidate")
+ACTION_KINDS = ("releaseLeases", "patch", "job", "invalidate")
 
 
 class PatchAction(ObjectRef):
@@ -55,8 +55,8 @@ class JobAction(_Model):
 class Action(_OneKind):
     """Something a stage does once, in order, before its checks are evaluated."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one(_ACTION_KINDS))
-    _kinds = _ACTION_KINDS
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one(ACTION_KINDS))
+    _kinds = ACTION_KINDS
     _what = "action"
 
     releaseLeases: LeaseTarget | None = None

@@ -15,6 +15,7 @@ from reentry.model.common import (
     DataKey,
     Duration,
     LabelSelector,
+    NamedObject,
     NamespaceName,
     ObjectName,
     ObjectRef,
@@ -23,6 +24,7 @@ from reentry.model.common import (
     _exactly_one,
     _Model,
     _OneKind,
+    named,
 )
 from reentry.model.sources import HttpClient, KeyRef, KeySource, TlsOptions
 
@@ -34,12 +36,18 @@ class WorkloadCheck(_Model):
     name: ObjectName
     minAvailable: int | None = Field(default=None, ge=0, description="Defaults to spec.replicas.")
 
+    def named_objects(self) -> tuple[NamedObject, ...]:
+        return (named("apps/v1", self.kind, self.name, None, "name"),)
+
 
 class EndpointsCheck(_Model):
     """A Service shows enough ready endpoints in its EndpointSlices."""
 
     service: ServiceName
     minReady: int = Field(default=1, ge=0)
+
+    def named_objects(self) -> tuple[NamedObject, ...]:
+        return (named("v1", "Service", self.service, None, "service"),)
 
 
 class ResourceCheck(ObjectRef, Comparison):
@@ -71,6 +79,9 @@ class ServiceAccountTokenCheck(_Model):
     audiences: list[str] = Field(default_factory=list, description="Defaults to the API server's own audience.")
     expirationSeconds: int = Field(default=600, ge=600, description="Lifetime of the token asked for (at least "
                                    "600, the API server's minimum); the token is used once and never stored.")
+
+    def named_objects(self) -> tuple[NamedObject, ...]:
+        return (named("v1", "ServiceAccount", self.serviceAccount, self.namespace, "serviceAccount", read=False),)
 
 
 class CertificatePeer(_Model):
@@ -178,7 +189,7 @@ class HttpCheck(Comparison, HttpClient):
     expectedStatus: list[int] = Field(default_factory=lambda: [200])
 
 
-_CHECK_KINDS = ("workload", "endpoints", "resource", "leases", "serviceAccountToken", "certificate", "signingKeys",
+CHECK_KINDS = ("workload", "endpoints", "resource", "leases", "serviceAccountToken", "certificate", "signingKeys",
                 "secretFreshness", "prometheus", "http")
 
 
@@ -198,8 +209,8 @@ class OnNoData(StrEnum):
 class Check(_OneKind):
     """One gate of a stage: exactly one kind, optionally held stable and bounded in time."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one(_CHECK_KINDS))
-    _kinds = _CHECK_KINDS
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one(CHECK_KINDS))
+    _kinds = CHECK_KINDS
     _what = "check"
 
     workload: WorkloadCheck | None = None

@@ -9,6 +9,7 @@ judged by, and the "exactly one kind" rule checks, actions and traffic targets s
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, ClassVar, Self
 
@@ -96,6 +97,14 @@ QualifiedName = Annotated[str, Field(pattern=QUALIFIED_NAME_PATTERN, max_length=
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    def named_objects(self) -> tuple[NamedObject, ...]:
+        """The objects this part of a plan names, each with the field that names it (none by default).
+
+        Pre-flight (``engine.preflight``) and ``reentry validate`` both derive what a plan refers
+        to from here, so a kind declares its references once, next to its fields.
+        """
+        return ()
+
 
 class LabelSelectorRequirement(_Model):
     key: str
@@ -128,6 +137,45 @@ class ObjectRef(_Model):
     namespace: NamespaceName | None = None
 
 
+    def named_objects(self) -> tuple[NamedObject, ...]:
+        """The object itself, named by its ``name``."""
+        plain = ObjectRef(apiVersion=self.apiVersion, kind=self.kind, name=self.name, namespace=self.namespace)
+        return (NamedObject(plain, ("name",)),)
+
+
+#: A place in a spec, as field names and list indexes: ``("state", "checks", 0, "name")``.
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that makes a spec unworkable beyond what its schema says, at the field at fault."""
+
+    at: Loc
+    """Where in the spec (``()``: the spec as a whole)."""
+    message: str
+
+
+@dataclass(frozen=True)
+class NamedObject:
+    """An object a plan names, and where: the field under the kind that holds its name."""
+
+    ref: ObjectRef
+    field: tuple[str, ...]
+    read: bool = True
+    """Whether the operator reads the object itself, so pre-flight checks that it exists. A
+    ServiceAccount that only gets a token asked for is not read (the operator may not get it)."""
+
+    def under(self, *prefix: str) -> NamedObject:
+        """The same object, its field seen from further up the spec (e.g. from the check, not its kind)."""
+        return NamedObject(self.ref, (*prefix, *self.field), self.read)
+
+
+def named(api_version: str, kind: str, name: str, namespace: str | None, field: str, read: bool = True) -> NamedObject:
+    """A :class:`NamedObject` from its parts (``field``: the kind's field that holds the name)."""
+    return NamedObject(ObjectRef(apiVersion=api_version, kind=kind, name=name, namespace=namespace), (field,), read)
+
+
 def _exactly_one(kinds: tuple[str, ...]) -> dict[str, Any]:
     """A structural ``oneOf`` that makes the API server refuse zero or several kinds in one item."""
     return {"oneOf": [{"required": [k]} for k in kinds]}
@@ -158,6 +206,11 @@ class _ExactlyOne(_Model):
     def kind(self) -> str:
         """The name of the kind this item uses."""
         return next(k for k in self._kinds if getattr(self, k) is not None)
+
+    def named_objects(self) -> tuple[NamedObject, ...]:
+        """What its kind names, the fields seen from the item (e.g. ``("resource", "name")``)."""
+        chosen: _Model = getattr(self, self.kind)
+        return tuple(found.under(self.kind) for found in chosen.named_objects())
 
 
 class _OneKind(_ExactlyOne):

@@ -13,6 +13,7 @@ from reentry.model.checks import Check
 from reentry.model.common import (
     DataKey,
     Duration,
+    NamedObject,
     NamespaceName,
     ObjectName,
     ObjectRef,
@@ -21,6 +22,7 @@ from reentry.model.common import (
     _exactly_one,
     _ExactlyOne,
     _Model,
+    named,
 )
 
 
@@ -39,12 +41,21 @@ class HttpRouteTarget(_Model):
     restoredBackend: ServiceName
     fallbackBackend: ServiceName
 
+    def named_objects(self) -> tuple[NamedObject, ...]:
+        """The route first (the object written), then its two backends."""
+        return (named("gateway.networking.k8s.io/v1", "HTTPRoute", self.name, self.namespace, "name"),
+                named("v1", "Service", self.restoredBackend, self.namespace, "restoredBackend"),
+                named("v1", "Service", self.fallbackBackend, self.namespace, "fallbackBackend"))
+
 
 class IngressNginxTarget(_Model):
     """An ingress-nginx canary Ingress: canary "true" and canary-weight w."""
 
     canaryIngress: ObjectName
     namespace: NamespaceName | None = None
+
+    def named_objects(self) -> tuple[NamedObject, ...]:
+        return (named("networking.k8s.io/v1", "Ingress", self.canaryIngress, self.namespace, "canaryIngress"),)
 
 
 class Ramp(_Model):
@@ -61,6 +72,9 @@ class ScaleTarget(Ramp):
     name: ObjectName
     namespace: NamespaceName | None = None
 
+    def named_objects(self) -> tuple[NamedObject, ...]:
+        return (named("apps/v1", self.kind, self.name, self.namespace, "name"),)
+
 
 class HpaTarget(_Model):
     """A HorizontalPodAutoscaler recalibrated from its degraded bounds to the normal ones."""
@@ -70,6 +84,9 @@ class HpaTarget(_Model):
     minReplicas: Ramp
     maxReplicas: Ramp | None = None
 
+    def named_objects(self) -> tuple[NamedObject, ...]:
+        return (named("autoscaling/v2", "HorizontalPodAutoscaler", self.name, self.namespace, "name"),)
+
 
 class ConfigMapKeyTarget(Ramp):
     """A numeric ConfigMap key, e.g. a retry budget released gradually."""
@@ -78,6 +95,9 @@ class ConfigMapKeyTarget(Ramp):
     key: DataKey
     namespace: NamespaceName | None = None
 
+    def named_objects(self) -> tuple[NamedObject, ...]:
+        return (named("v1", "ConfigMap", self.name, self.namespace, "name"),)
+
 
 class AnnotationTarget(ObjectRef, Ramp):
     """A numeric annotation on any object, e.g. an external-dns weight."""
@@ -85,14 +105,14 @@ class AnnotationTarget(ObjectRef, Ramp):
     key: QualifiedName
 
 
-_TARGET_KINDS = ("httpRoute", "ingressNginx", "scale", "hpa", "configMapKey", "annotation")
+TARGET_KINDS = ("httpRoute", "ingressNginx", "scale", "hpa", "configMapKey", "annotation")
 
 
 class Target(_ExactlyOne):
     """One routing object the traffic stage moves, exactly one kind."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one(_TARGET_KINDS))
-    _kinds = _TARGET_KINDS
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one(TARGET_KINDS))
+    _kinds = TARGET_KINDS
 
     httpRoute: HttpRouteTarget | None = None
     ingressNginx: IngressNginxTarget | None = None
@@ -103,6 +123,11 @@ class Target(_ExactlyOne):
 
     def _subject(self) -> str:
         return "a traffic target"
+
+    @property
+    def written(self) -> ObjectRef:
+        """The object the target writes the weight to (its kind names it first)."""
+        return self.named_objects()[0].ref
 
     @property
     def label(self) -> str:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from reentry.engine.sections import CHECK_LISTS
 from reentry.model import (
     ABORT_ANNOTATION,
     APPROVE_ANNOTATION,
@@ -18,7 +19,6 @@ from reentry.model import (
     START_ANNOTATION,
     Phase,
 )
-from reentry.validate import CHECK_LISTS
 
 #: How the approval annotation says where ``by`` came from.
 VERIFIED_BY = "SelfSubjectReview"

@@ -1,4 +1,5 @@
-"""Traffic targets: the routing objects the traffic stage moves. One module per kind, one registry line each.
+"""Traffic targets: the routing objects the traffic stage moves. One module per kind, named after it
+(see ``reentry.kinds``).
 
 Every kind offers two calls, both judged against a weight (0..100, percent to the restored system):
 
@@ -22,10 +23,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from reentry import model
+from reentry import kinds, model
 from reentry.engine.observations import TargetObservation
 from reentry.objects import Objects, describe_error
-from reentry.targets import annotation, config_map_key, hpa, http_route, ingress_nginx, scale
 from reentry.targets.common import TargetError
 
 __all__ = ["TARGETS", "TargetError", "apply", "observe"]
@@ -35,14 +35,10 @@ log = logging.getLogger(__name__)
 Observe = Callable[[Objects, str, Any, int], Awaitable[TargetObservation]]
 Apply = Callable[[Objects, str, Any, int], Awaitable[bool]]
 
+#: Each target kind's ``observe`` and ``apply``, from the module named after it.
 TARGETS: dict[str, tuple[Observe, Apply]] = {
-    "httpRoute": (http_route.observe, http_route.apply),
-    "ingressNginx": (ingress_nginx.observe, ingress_nginx.apply),
-    "scale": (scale.observe, scale.apply),
-    "hpa": (hpa.observe, hpa.apply),
-    "configMapKey": (config_map_key.observe, config_map_key.apply),
-    "annotation": (annotation.observe, annotation.apply),
-}
+    kind: (module.observe, module.apply)
+    for kind, module in kinds.implementations(__name__, model.TARGET_KINDS).items()}
 
 
 async def observe(objects: Objects, namespace: str, target: model.Target, weight: int) -> TargetObservation:
