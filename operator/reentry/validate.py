@@ -24,7 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from reentry import errors, model, paths
-from reentry.engine import consent, sections, validation
+from reentry.engine import consent, problems, sections
 from reentry.model import Loc
 
 ERROR = "error"
@@ -332,7 +332,7 @@ class _PlanCheck:
         spec = self.schema()
         if spec is None:
             return self.findings
-        for problem in validation.problems(spec):  # what the engine would refuse, at the field at fault
+        for problem in problems.of(spec):  # what the engine would refuse, at the field at fault
             self.add(problem.at, problem.message)
         self.field_paths(spec)
         for ref in references(spec):
@@ -398,9 +398,9 @@ def validate_bundle(arguments: Iterable[str], strict: bool = False) -> Report:
         except Unreadable as err:
             report.findings.append(Finding(name, err.line, ERROR, str(err)))
             continue
-        found, problems = read_documents(name, text)
+        found, unreadable = read_documents(name, text)
         docs += found
-        report.findings += problems
+        report.findings += unreadable
     bundle: set[ObjectKey] = set()
     plans: list[tuple[Document, Loc, dict[str, Any]]] = []
     for doc in docs:

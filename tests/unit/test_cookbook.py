@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from reentry import cli, model
-from reentry.engine import validation
+from reentry.engine import problems
 from reentry.engine.observations import ActionProgress, Controls, Observations, ServiceObservation
 from reentry.engine.ramp import value_at
 from reentry.engine.reconcile import evaluate
@@ -55,7 +55,7 @@ def test_the_doc_shows_every_example_verbatim():
 def test_every_example_validates_offline_in_strict_mode(path: Path, capsys):
     assert cli.main(["validate", "--strict", str(path)]) == 0, capsys.readouterr().out
     spec = plan_of(path)
-    assert validation.problems(spec) == []
+    assert problems.of(spec) == []
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from reentry.engine import action_steps, bookkeeping, conditions, controls, stages, start, validation
+from reentry.engine import action_steps, bookkeeping, conditions, controls, problems, stages, start
 from reentry.engine.evaluation import Decision, Evaluation, current_stage
 from reentry.engine.observations import Event, Observations
 from reentry.engine.reasons import Reason
@@ -77,9 +77,9 @@ def running_actions(status: RecoveryPlanStatus | None) -> list[str]:
 def evaluate(spec: RecoveryPlanSpec, generation: int | None, status: RecoveryPlanStatus | None,
              observed: Observations, now: datetime) -> Decision:
     """Advance the plan as far as the observations and the controls allow, in the fixed stage order."""
-    problems = validation.problems(spec)
-    if problems:
-        return invalid(status, generation, validation.describe(problems), now)
+    found = problems.of(spec)
+    if found:
+        return invalid(status, generation, problems.describe(found), now)
 
     run = Evaluation(spec, generation, status, observed, now)
     bookkeeping.unmatched_pods(run)

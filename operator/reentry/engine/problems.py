@@ -1,4 +1,6 @@
-"""Everything that makes a plan unworkable as written beyond its schema, each problem at the field at fault."""
+"""Everything that makes a plan unworkable as written beyond its schema, each problem at the field at fault
+(``problems.of(spec)``). Not to be confused with the validation *stage* (``engine.finish_line``) or
+``reentry validate`` (``reentry.validate``, which reports these problems among others)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ def _repeated(items: list[tuple[Loc, str]], what: str) -> list[Problem]:
     return [Problem(repeats[name], f"duplicate {what} name {name!r}") for name in sorted(repeats)]
 
 
-def problems(spec: RecoveryPlanSpec) -> list[Problem]:
+def of(spec: RecoveryPlanSpec) -> list[Problem]:
     """The dependency graph's problems, duplicate check or action names, overrides of unknown checks."""
     found = graph.problems(spec.services)
     checks = [((*loc, "name"), c.name) for loc, c in check_items(spec)]
