@@ -1,4 +1,4 @@
-// Wrapper module: builds the pinned etcd from go.etcd.io/etcd/server/v3 (see SANDBOX.md).
+// Wrapper module: builds the pinned etcd from go.etcd.io/etcd/server/v3 (see "The sandbox" in README.md).
 module reentry.dev/tools/etcd
 
 go 1.26.0

@@ -1,4 +1,4 @@
-// Wrapper module: builds the pinned control plane from k8s.io/kubernetes (see SANDBOX.md).
+// Wrapper module: builds the pinned control plane from k8s.io/kubernetes (see "The sandbox" in README.md).
 module reentry.dev/tools/k8s
 
 go 1.24.0
