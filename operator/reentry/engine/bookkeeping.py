@@ -1,14 +1,15 @@
 """What every evaluation does whatever the stage: the restoration budget, pods no plan selects,
 and the closing of the evaluation into a :class:`~reentry.engine.evaluation.Decision` (conditions,
-the Events that announce a phase)."""
+the Events that announce a phase, the timeline that records every Event in status)."""
 
 from __future__ import annotations
 
 from reentry.engine import conditions
 from reentry.engine.evaluation import Decision, Evaluation
+from reentry.engine.observations import Event
 from reentry.engine.reasons import Reason
 from reentry.engine.timeutil import format_duration, format_time, parse_time
-from reentry.model import BudgetStatus, Phase, parse_duration
+from reentry.model import TIMELINE_LIMIT, BudgetStatus, Phase, RecoveryPlanStatus, TimelineEntry, parse_duration
 
 #: Phases that announce themselves with an Event named after them when entered.
 ANNOUNCED = (Phase.ARMED, Phase.OBSERVING, Phase.RESTORED, Phase.PAUSED)
@@ -64,4 +65,21 @@ def finish(run: Evaluation) -> Decision:
     message = run.status.message or run.phase.value
     run.set(conditions=conditions.for_phase(run.status.conditions, run.phase, message, run.generation, run.stamp,
                                             reason=run.reason or standing_reason(run)))
+    run.status = recorded(run.status, run.events, run.stamp)
     return Decision(run.status, run.releases, run.events, run.weights)
+
+
+def recorded(status: RecoveryPlanStatus, events: list[Event], stamp: str) -> RecoveryPlanStatus:
+    """``status`` with ``events`` appended to its timeline, stamped ``stamp``, the oldest entries dropped
+    beyond :data:`~reentry.model.TIMELINE_LIMIT`.
+
+    The entries are written with the status they led to: a crash before the write loses both, and the
+    next evaluation decides them again, so each transition is recorded once.
+    """
+    if not events:
+        return status
+    entries = [*status.timeline, *(TimelineEntry(at=stamp, reason=e.reason, message=e.message,
+                                                 warning=True if e.warning else None) for e in events)]
+    dropped = max(0, len(entries) - TIMELINE_LIMIT)
+    total = (status.timelineDropped or 0) + dropped
+    return status.model_copy(update={"timeline": entries[dropped:], "timelineDropped": total or None})

@@ -41,7 +41,7 @@ def invalid(status: RecoveryPlanStatus | None, generation: int | None, message: 
         "conditions": conditions.for_phase(current.conditions, Phase.FAILED, message, generation, format_time(now),
                                            reason=Reason.INVALID_SPEC),
     })
-    return Decision(new, [], events)
+    return Decision(bookkeeping.recorded(new, events, format_time(now)), [], events)
 
 
 def wanted_checks(spec: RecoveryPlanSpec, status: RecoveryPlanStatus | None) -> list[Check]:

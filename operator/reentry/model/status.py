@@ -191,6 +191,21 @@ class ApprovalStatus(_Status):
     """The approver's comment."""
 
 
+#: The most entries ``status.timeline`` keeps: the oldest go first (``status.timelineDropped`` counts them).
+TIMELINE_LIMIT = 200
+
+
+class TimelineEntry(_Status):
+    at: str
+    """When the operator decided it (RFC 3339, milliseconds)."""
+    reason: str
+    """The Event reason (e.g. StagePassed, CheckFailed, TrafficStepBack, Approved) or the phase entered."""
+    message: str
+    """What happened, as the Event said it: observed values, who approved, why traffic stepped back."""
+    warning: bool | None = None
+    """True for what needs attention (a check failing, a step back, a pause); omitted otherwise."""
+
+
 class TrafficState(StrEnum):
     APPLYING = "Applying"          # the weight is written; waiting until every target took effect
     HOLDING = "Holding"            # every target took effect; analysis runs until holdUntil
@@ -291,3 +306,10 @@ class RecoveryPlanStatus(_Status):
     pauseReason: str | None = None
     """Why the plan is paused."""
     lastResumeToken: str | None = Field(default=None, description="The reentry.dev/resume value last acted on.")
+    timeline: list[TimelineEntry] = Field(
+        default_factory=list,
+        description="The plan's record, oldest first: every transition the operator announced (stages, checks, "
+        "services, actions, traffic, pauses, approvals), written with the status it led to, so it survives "
+        "restarts and outlives Events. At most 200 entries.")
+    timelineDropped: int | None = None
+    """How many of the oldest entries were dropped to keep the timeline within its limit."""
