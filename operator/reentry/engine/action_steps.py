@@ -60,9 +60,9 @@ def _advance(spec: Action, status: ActionStatus, progress: ActionProgress | None
             message = f"dry run: would run {spec.kind} action {spec.name}"
             return status.model_copy(update={"state": ActionState.SUCCEEDED, "startedAt": stamp,
                                              "finishedAt": stamp, "message": message}), [
-                Event(Reason.DRY_RUN_WOULD_RUN, message)]
+                Event(Reason.DRY_RUN_WOULD_RUN, message, subject=spec.name)]
         return status.model_copy(update={"state": ActionState.RUNNING, "startedAt": stamp}), [
-            Event(Reason.ACTION_STARTED, f"{status.stage} action {spec.name} ({spec.kind}) started")]
+            Event(Reason.ACTION_STARTED, f"{status.stage} action {spec.name} ({spec.kind}) started", subject=spec.name)]
     if status.state != ActionState.RUNNING or progress is None:
         return status, []
     status = status.model_copy(update={"state": progress.state, "record": progress.record,
@@ -70,10 +70,11 @@ def _advance(spec: Action, status: ActionStatus, progress: ActionProgress | None
     if progress.state == ActionState.SUCCEEDED:
         return status.model_copy(update={"finishedAt": stamp}), [
             Event(Reason.ACTION_COMPLETED,
-                  f"{status.stage} action {spec.name} completed: {progress.message}".rstrip(": "))]
+                  f"{status.stage} action {spec.name} completed: {progress.message}".rstrip(": "), subject=spec.name)]
     if progress.state == ActionState.FAILED:
         return status.model_copy(update={"finishedAt": stamp}), [
-            Event(Reason.ACTION_FAILED, f"{status.stage} action {spec.name} failed: {progress.message}", warning=True)]
+            Event(Reason.ACTION_FAILED, f"{status.stage} action {spec.name} failed: {progress.message}", warning=True,
+                  subject=spec.name)]
     return status, []
 
 

@@ -79,7 +79,8 @@ def recorded(status: RecoveryPlanStatus, events: list[Event], stamp: str) -> Rec
     if not events:
         return status
     entries = [*status.timeline, *(TimelineEntry(at=stamp, reason=e.reason, message=e.message,
-                                                 warning=True if e.warning else None) for e in events)]
+                                                 warning=True if e.warning else None, subject=e.subject)
+                                   for e in events)]
     dropped = max(0, len(entries) - TIMELINE_LIMIT)
     total = (status.timelineDropped or 0) + dropped
     return status.model_copy(update={"timeline": entries[dropped:], "timelineDropped": total or None})

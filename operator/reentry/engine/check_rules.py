@@ -74,7 +74,8 @@ def update(spec: Check, stage: str, previous: CheckStatus | None, result: CheckR
 
     if override is not None:
         if not status.overridden:
-            events.append(Event(Reason.OVERRIDDEN, f"check {spec.name} overridden: {override.reason}", warning=True))
+            events.append(Event(Reason.OVERRIDDEN, f"check {spec.name} overridden: {override.reason}", warning=True,
+                                subject=spec.name))
         status = status.model_copy(update={"overridden": True, "overrideReason": override.reason})
     elif status.overridden:
         status = status.model_copy(update={"overridden": False, "overrideReason": None})
@@ -106,9 +107,9 @@ def update(spec: Check, stage: str, previous: CheckStatus | None, result: CheckR
         if result.threshold:
             detail += f" ({result.threshold})"
         events.append(Event(Reason.CHECK_FAILED, f"{stage} check {spec.name}: {result.outcome.value}: {detail}",
-                            warning=True))
+                            warning=True, subject=spec.name))
     elif changed and counted == Outcome.PASS and previous is not None and previous.result is not None:
-        events.append(Event(Reason.CHECK_PASSING, f"{stage} check {spec.name} passes again"))
+        events.append(Event(Reason.CHECK_PASSING, f"{stage} check {spec.name} passes again", subject=spec.name))
     return status, events
 
 

@@ -79,8 +79,8 @@ class Evaluation:
     def set(self, **fields: object) -> None:
         self.status = self.status.model_copy(update=fields)
 
-    def emit(self, reason: str, message: str, warning: bool = False) -> None:
-        self.events.append(Event(reason, message, warning))
+    def emit(self, reason: str, message: str, warning: bool = False, subject: str | None = None) -> None:
+        self.events.append(Event(reason, message, warning, subject))
 
     @property
     def phase(self) -> Phase:

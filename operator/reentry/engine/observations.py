@@ -131,3 +131,5 @@ class Event:
     reason: str
     message: str
     warning: bool = False
+    subject: str | None = None
+    """What it is about, for the timeline: a stage, service, check, action or traffic target's name."""

@@ -72,7 +72,8 @@ def step_service(spec: ServiceSpec, status: ServiceStatus, observed: ServiceObse
     if status.state == ServiceState.HELD:
         status = status.model_copy(update={"state": ServiceState.RELEASING, "waitingFor": [],
                                            "releaseStartedAt": stamp})
-        events.append(Event(Reason.SERVICE_RELEASING, f"dependencies of {spec.name} are attached; releasing its pods"))
+        events.append(Event(Reason.SERVICE_RELEASING, f"dependencies of {spec.name} are attached; releasing its pods",
+                            subject=spec.name))
 
     action = None
     if pending:
@@ -85,11 +86,11 @@ def step_service(spec: ServiceSpec, status: ServiceStatus, observed: ServiceObse
             status = status.model_copy(update={"lastBatchAt": stamp})
             done = gated_total - len(pending) + len(chosen)
             events.append(Event(Reason.PODS_RELEASED, f"{spec.name}: released {len(chosen)} pod(s), "
-                                                f"{done}/{gated_total} of its gated pods"))
+                                                f"{done}/{gated_total} of its gated pods", subject=spec.name))
     elif status.readyEndpoints >= spec.minReadyEndpoints and status.totalPods > 0:
         status = status.model_copy(update={"state": ServiceState.ATTACHED, "attachedAt": stamp})
         events.append(Event(Reason.SERVICE_ATTACHED, f"{spec.name} attached with {status.readyEndpoints} ready "
-                                               f"endpoint(s) (min {spec.minReadyEndpoints})"))
+                                               f"endpoint(s) (min {spec.minReadyEndpoints})", subject=spec.name))
     return status, action, events
 
 
@@ -100,9 +101,9 @@ def _dry_run(spec: ServiceSpec, status: ServiceStatus, pending: list[str], stamp
                    f"{spec.release.batch} every {spec.release.interval}")
         return status.model_copy(update={"state": ServiceState.RELEASING, "waitingFor": [],
                                          "releaseStartedAt": stamp, "wouldRelease": len(pending)}), None, [
-            Event(Reason.DRY_RUN_WOULD_RELEASE, message)]
+            Event(Reason.DRY_RUN_WOULD_RELEASE, message, subject=spec.name)]
     return status.model_copy(update={"state": ServiceState.ATTACHED, "attachedAt": stamp}), None, [
-        Event(Reason.SERVICE_ATTACHED, f"dry run: {spec.name} would be attached next")]
+        Event(Reason.SERVICE_ATTACHED, f"dry run: {spec.name} would be attached next", subject=spec.name)]
 
 
 def step_services(specs: Sequence[ServiceSpec], order: Sequence[str], statuses: dict[str, ServiceStatus],

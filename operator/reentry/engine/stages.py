@@ -31,14 +31,14 @@ def walk(run: Evaluation) -> None:
         if stage.state == StageState.PENDING:
             stage = stage.model_copy(update={"state": StageState.RUNNING, "startedAt": run.stamp})
             run.put_stage(stage)
-            run.emit(Reason.STAGE_STARTED, f"stage {name.value} started")
+            run.emit(Reason.STAGE_STARTED, f"stage {name.value} started", subject=name.value)
         if run.phase != Phase.OBSERVING:
             run.set(phase=PHASE_OF_STAGE[name])
         run.set(stage=name)
         if not run_stage(run, name):
             break
         run.put_stage(stage.model_copy(update={"state": StageState.PASSED, "finishedAt": run.stamp, "message": None}))
-        run.emit(Reason.STAGE_PASSED, f"stage {name.value} passed")
+        run.emit(Reason.STAGE_PASSED, f"stage {name.value} passed", subject=name.value)
         if current_stage(run.status) is None:
             finish_line.restored(run)
 
@@ -71,7 +71,8 @@ def timeout(run: Evaluation, stage: StageName, timed_out: list[Check]) -> None:
         run.fail(Reason.CHECK_TIMEOUT, message)
     else:
         run.pause(message, Reason.CHECK_TIMEOUT)
-        run.emit(Reason.CHECK_TIMEOUT, message + "; resume with the reentry.dev/resume annotation", warning=True)
+        run.emit(Reason.CHECK_TIMEOUT, message + "; resume with the reentry.dev/resume annotation", warning=True,
+                 subject=stage.value)
 
 
 def checks_pass(run: Evaluation, name: StageName, satisfied: bool) -> bool:

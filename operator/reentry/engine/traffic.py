@@ -109,8 +109,8 @@ class _Ramp:
     def set(self, **fields: object) -> None:
         self.status = self.status.model_copy(update=fields)
 
-    def emit(self, reason: str, message: str, warning: bool = False) -> None:
-        self.out.events.append(Event(reason, message, warning))
+    def emit(self, reason: str, message: str, warning: bool = False, subject: str | None = None) -> None:
+        self.out.events.append(Event(reason, message, warning, subject))
 
     # -- targets ---------------------------------------------------------------------------------
 
@@ -131,7 +131,8 @@ class _Ramp:
                 continue
             if before.weight == weight and before.inPlace and seen.found and not seen.in_place:
                 self.emit(Reason.TRAFFIC_DRIFT, f"{label} was changed by someone else during the ramp (it shows "
-                                        f"{seen.shows or 'other values'}); restoring weight {weight}", warning=True)
+                                        f"{seen.shows or 'other values'}); restoring weight {weight}", warning=True,
+                          subject=label)
             updated.append(before.model_copy(update={
                 "weight": before.weight if before.weight is not None else weight,
                 "inPlace": seen.in_place, "effective": seen.effective,

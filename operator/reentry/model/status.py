@@ -204,6 +204,8 @@ class TimelineEntry(_Status):
     """What happened, as the Event said it: observed values, who approved, why traffic stepped back."""
     warning: bool | None = None
     """True for what needs attention (a check failing, a step back, a pause); omitted otherwise."""
+    subject: str | None = None
+    """What it is about: a stage, service, check, action or traffic target's name."""
 
 
 class TrafficState(StrEnum):
