@@ -18,7 +18,7 @@ import httpx2 as httpx
 
 from reentry.engine.timeutil import format_time
 from reentry.model import PAUSED_ANNOTATION, StartPolicy, parse_duration
-from reentry.plugin import controls, render
+from reentry.plugin import controls, render, report
 from reentry.plugin.api import Api, PluginError
 from reentry.plugin.credentials import CredentialError
 
@@ -164,6 +164,17 @@ def _override(api: Api, args: argparse.Namespace) -> int:
     raise PluginError(f"recoveryplan/{args.name} kept changing while adding the override; try again")
 
 
+def _report(api: Api, args: argparse.Namespace) -> int:
+    text = report.render(api.get(args.name), args.output, _now())
+    if args.file:
+        with open(args.file, "w", encoding="utf-8") as out:
+            out.write(text)
+        print(f"recoveryplan/{args.name}: {args.output} report written to {args.file}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 # ---- the command line ------------------------------------------------------------------------------
 
 
@@ -207,6 +218,13 @@ def parser() -> argparse.ArgumentParser:
     approve.add_argument("name")
     approve.add_argument("--comment", default="")
     approve.set_defaults(func=_approve)
+
+    record = sub.add_parser("report", parents=[common], help="the record of the re-entry, for an incident review")
+    record.add_argument("name")
+    record.add_argument("-o", "--output", choices=report.FORMATS, default="md",
+                        help="md (default) to paste in a review, json for tooling, html: one self-contained page")
+    record.add_argument("-f", "--file", help="write the report to this file instead of standard output")
+    record.set_defaults(func=_report)
 
     override = sub.add_parser("override", parents=[common], help="count a check as passed (spec.overrides)")
     override.add_argument("name")
