@@ -19,14 +19,18 @@ help:
 	@echo "make soak   - plans cycled for an hour: the operator's memory and connections stay flat (docs/soak.md)"
 	@echo "make docs   - regenerate docs/api.md from the pydantic models"
 
-# Debian's packages the suite needs beyond Python and Go: venv support, and a real Prometheus (and
-# promtool) for the prometheus check's e2e tests and the chart's alert rules. Each only when missing.
+# Debian's packages the suite needs beyond Python and Go: venv support, a real Prometheus (and
+# promtool) for the prometheus check's e2e tests and the chart's alert rules, and Chromium for the
+# report's browser test. Each only when missing.
 system-deps:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { $(SUDO) apt-get update -qq && \
 	  $(SUDO) apt-get install -y -qq python3-venv; }
 	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || { \
 	  echo "make: installing Debian's prometheus (the e2e tests start a real one)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "make: installing Debian's chromium (an e2e test opens a report in a real browser)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 
 # Debian's tools to build and run the image without a Docker engine: buildah (chroot isolation),
 # podman with runc, mmdebstrap for a base made locally (no registry is needed). Each only when missing.
