@@ -19,6 +19,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from tests.e2e.prometheus_fixtures import stop
+
 CHROMIUM = "/usr/bin/chromium"
 #: Flags for a machine with no outside network: without the background ones Chromium keeps trying
 #: to reach Google's hosts.
@@ -82,9 +84,4 @@ def chromium() -> Iterator[Browser]:
                 time.sleep(0.1)
             yield Browser(int(port_file.read_text().splitlines()[0]))
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)

@@ -183,24 +183,40 @@ def _restoration_line(report: Report) -> str:
     return f"{took} from technical recovery to operational restoration{budget}"
 
 
+def _summary_rows(report: Report) -> list[list[object]]:
+    return [["owner", report.owner], ["mode", report.mode], ["plan created", report.created],
+            ["technical recovery", report.technical_recovery],
+            ["operational restoration", report.operational_restoration],
+            ["restoration budget", f"{report.budget} (deadline {report.budget_deadline})" if report.budget else None],
+            ["approved", _approval(report)], ["traffic step-backs", report.step_backs], ["report made", report.now]]
+
+
+STAGE_HEADER = ["stage", "state", "started", "finished", "took", "held by"]
+SERVICE_HEADER = ["service", "state", "release started", "attached", "took"]
+WEIGHT_HEADER = ["at", "weight", "why"]
+
+
+def _stage_rows(report: Report) -> list[list[object]]:
+    return [[s.name, s.state, s.start, s.end, _duration(s.seconds), "; ".join(s.held_by) or None]
+            for s in report.stages]
+
+
+def _service_rows(report: Report) -> list[list[object]]:
+    return [[s.name, s.state, s.start, s.end, _duration(s.seconds)] for s in report.services]
+
+
+def _weight_rows(report: Report) -> list[list[object]]:
+    return [[w.at, f"{w.weight}%", w.reason] for w in report.weights]
+
+
 def to_markdown(report: Report) -> str:
     lines = [f"# Re-entry of {report.namespace}/{report.name}", "",
              f"**{report.phase or 'no status yet'}**: {_restoration_line(report)}.", ""]
-    lines += _md_table(["", ""], [
-        ["owner", report.owner], ["mode", report.mode], ["plan created", report.created],
-        ["technical recovery", report.technical_recovery], ["operational restoration", report.operational_restoration],
-        ["restoration budget", f"{report.budget} (deadline {report.budget_deadline})" if report.budget else None],
-        ["approved", _approval(report)], ["traffic step-backs", report.step_backs], ["report made", report.now]])
-    lines += ["", "## Stages", ""]
-    lines += _md_table(["stage", "state", "started", "finished", "took", "held by"],
-                       [[s.name, s.state, s.start, s.end, _duration(s.seconds), "; ".join(s.held_by) or None]
-                        for s in report.stages])
-    lines += ["", "## Services", ""]
-    lines += _md_table(["service", "state", "release started", "attached", "took"],
-                       [[s.name, s.state, s.start, s.end, _duration(s.seconds)] for s in report.services])
+    lines += _md_table(["", ""], _summary_rows(report))
+    lines += ["", "## Stages", "", *_md_table(STAGE_HEADER, _stage_rows(report))]
+    lines += ["", "## Services", "", *_md_table(SERVICE_HEADER, _service_rows(report))]
     if report.weights:
-        lines += ["", "## Traffic", ""]
-        lines += _md_table(["at", "weight", "why"], [[w.at, f"{w.weight}%", w.reason] for w in report.weights])
+        lines += ["", "## Traffic", "", *_md_table(WEIGHT_HEADER, _weight_rows(report))]
     lines += ["", "## Timeline", ""]
     if report.timeline_dropped:
         lines += [f"({report.timeline_dropped} older entries were dropped to keep the record bounded.)", ""]
@@ -357,20 +373,12 @@ def _html_table(header: list[str], rows: list[list[object]], warn: list[bool] | 
 def to_html(report: Report) -> str:
     axis = _Axis(report)
     title = f"Re-entry of {report.namespace}/{report.name}"
-    summary = _html_table(["", ""], [
-        ["owner", report.owner], ["mode", report.mode], ["plan created", report.created],
-        ["technical recovery", report.technical_recovery], ["operational restoration", report.operational_restoration],
-        ["restoration budget", f"{report.budget} (deadline {report.budget_deadline})" if report.budget else None],
-        ["approved", _approval(report)], ["traffic step-backs", report.step_backs], ["report made", report.now]])
-    stages = _html_table(["stage", "state", "started", "finished", "took", "held by"],
-                         [[s.name, s.state, s.start, s.end, _duration(s.seconds), "; ".join(s.held_by) or None]
-                          for s in report.stages])
-    services = _html_table(["service", "state", "release started", "attached", "took"],
-                           [[s.name, s.state, s.start, s.end, _duration(s.seconds)] for s in report.services])
+    summary = _html_table(["", ""], _summary_rows(report))
+    stages = _html_table(STAGE_HEADER, _stage_rows(report))
+    services = _html_table(SERVICE_HEADER, _service_rows(report))
     traffic = ""
     if report.weights:
-        traffic = ("<h2>Traffic</h2>" + _weight_curve(report, axis) +
-                   _html_table(["at", "weight", "why"], [[w.at, f"{w.weight}%", w.reason] for w in report.weights]))
+        traffic = "<h2>Traffic</h2>" + _weight_curve(report, axis) + _html_table(WEIGHT_HEADER, _weight_rows(report))
     dropped = (f"<p class=\"muted\">{report.timeline_dropped} older entries were dropped to keep the record "
                "bounded.</p>" if report.timeline_dropped else "")
     timeline = _html_table(["at", "reason", "about", "what happened"],
