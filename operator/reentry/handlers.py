@@ -18,7 +18,7 @@ import kopf
 from reentry import controller, heap, logs, metrics, model
 from reentry.kube import Kube, aioapi_for, election_client, operator_client, unreachable
 from reentry.leadership import Leadership
-from reentry.loops import LivePlan, PlanLoops
+from reentry.loops import LivePlan, PlanLoops, context_for_loops
 from reentry.objects import Objects
 from reentry.throttle import DEFAULT_BURST, DEFAULT_QPS
 from reentry.wakeups import Interest, Wakeups, plan_selectors
@@ -39,6 +39,9 @@ QPS, BURST = DEFAULT_QPS, DEFAULT_BURST
 ERROR_DELAY, MAX_ERROR_DELAY, MAX_UNREACHABLE_DELAY = 0.5, 60.0, 5.0
 #: How long to wait for the watch to deliver our own status write before evaluating again.
 FRESHNESS_TIMEOUT = 2.0
+#: The context variables of kopf's handlers that a plan's loop keeps (see ``loops.context_for_loops``):
+#: ``kopf.event`` posts through them. The others (kopf's cause, with the watch event) are left behind.
+POSTING_VARIABLES = frozenset({"event_queue_loop_var", "event_queue_var", "settings_var"})
 #: How long the plans' loops get to end when the operator stops.
 LOOP_STOP_TIMEOUT = 10.0
 #: Leader election (``reentry run --leader-elect``): the Lease's namespace and name, and this
@@ -68,7 +71,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
                          on_relist=lambda kind: metrics.METRICS.cache_relists.labels(kind).inc())
     metrics.METRICS.watch_caches(memo.caches.sizes)
     memo.caches.start()
-    memo.loops = PlanLoops(acting=LEADER_ELECTION is None)
+    memo.loops = PlanLoops(acting=LEADER_ELECTION is None, context=lambda: context_for_loops(POSTING_VARIABLES))
     metrics.METRICS.leader.set(int(memo.loops.acting))
     memo.leadership = None
     if LEADER_ELECTION is not None:

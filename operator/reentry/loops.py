@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -42,11 +42,28 @@ class LivePlan:
 Starter = Callable[[LivePlan], Coroutine[Any, Any, None]]
 
 
+def context_for_loops(keep: Collection[str]) -> contextvars.Context:
+    """A context for a plan's loop made from the current one, holding only the variables named in ``keep``.
+
+    A loop must not run in a whole copy of the context of the handler that started it: kopf keeps the
+    watch event there (the whole plan), and whatever the loop schedules holds its context, a cancelled
+    timer included, which stays in the event loop's heap until it falls due (a plan's resync, minutes
+    after the plan is gone). The plans' bodies then outlive their deletion; the soak found them.
+    """
+    slim = contextvars.Context()
+    for var, value in contextvars.copy_context().items():
+        if var.name in keep:
+            slim.run(var.set, value)
+    return slim
+
+
 class PlanLoops:
     """The plans one operator process knows, and the loops it runs for them while it acts."""
 
-    def __init__(self, acting: bool = True) -> None:
+    def __init__(self, acting: bool = True,
+                 context: Callable[[], contextvars.Context] = contextvars.copy_context) -> None:
         self.acting = acting
+        self._context = context
         self._known: dict[PlanKey, tuple[LivePlan, Starter, contextvars.Context]] = {}
         self._tasks: dict[PlanKey, asyncio.Task[None]] = {}
 
@@ -54,12 +71,13 @@ class PlanLoops:
         """The watch delivered ``body`` of plan ``key``: it becomes the newest, and, while this replica
         acts, the plan's loop is started (``start(live)``) unless one runs. True when a loop was started.
 
-        The loop runs in the context of this call (kopf's handler: its event posting lives in context
-        variables), even when :meth:`act` starts it later from elsewhere."""
+        The loop runs in a context made by ``context()`` during this call (in kopf's handler, where its
+        event posting lives in context variables: see :func:`context_for_loops`), even when :meth:`act`
+        starts it later from elsewhere."""
         known = self._known.get(key)
         live = LivePlan(body) if known is None else known[0]
         live.body = body
-        self._known[key] = (live, start, contextvars.copy_context())
+        self._known[key] = (live, start, self._context())
         return self._ensure(key) if self.acting else False
 
     def _ensure(self, key: PlanKey) -> bool:

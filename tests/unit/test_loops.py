@@ -88,3 +88,29 @@ def test_a_standby_knows_every_plan_runs_no_loop_and_starts_them_all_when_it_lea
         await loops.stop(1.0)
 
     asyncio.run(scenario())
+
+
+def test_a_loop_context_keeps_only_the_named_variables():
+    import contextvars
+
+    from reentry.loops import context_for_loops
+
+    cause = contextvars.ContextVar("cause_var")
+    queue = contextvars.ContextVar("event_queue_var")
+
+    def inside() -> contextvars.Context:
+        cause.set({"metadata": {"name": "a plan whose whole body must not outlive it"}})
+        queue.set("the queue")
+        return context_for_loops({"event_queue_var"})
+
+    slim = contextvars.copy_context().run(inside)
+    assert dict(slim.items()) == {queue: "the queue"}
+
+
+def test_the_operator_keeps_the_variables_kopf_posts_events_through():
+    from kopf._core.engines import posting  # kopf's own names: a rename must fail here, not drop Events
+
+    from reentry.handlers import POSTING_VARIABLES
+
+    assert {posting.event_queue_loop_var.name, posting.event_queue_var.name, posting.settings_var.name} \
+        == POSTING_VARIABLES
