@@ -16,6 +16,7 @@ that puts it around lightkube's):
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
@@ -24,6 +25,8 @@ import httpx2 as httpx
 
 #: Shipped defaults: generous enough that releasing 500 pods is not slowed (one burst), tight enough
 #: that a runaway loop cannot send more than this for long. ``reentry run --qps/--burst`` set them.
+log = logging.getLogger(__name__)
+
 DEFAULT_QPS = 100.0
 DEFAULT_BURST = 500
 RETRIES_ON_429 = 5
@@ -79,6 +82,7 @@ class Pacer:
             if status(answer) != 429 or tries == RETRIES_ON_429:
                 return answer
             pause = retry_after(headers(answer))
+            log.info("the API server answered 429 (Too Many Requests); asking again in %.1f s", pause)
             await discard(answer)
             await asyncio.sleep(pause)
         raise AssertionError("unreachable: the last attempt returns")

@@ -71,8 +71,11 @@ def test_the_api_server_down_30_s_mid_release_and_mid_ramp_and_etcd_restarted(
 
         # Then the release goes on, and the ramp starts; when the API server goes away again during
         # the first step's hold (which ends meanwhile), the ramp goes on once it is back
-        wait_status(cluster, NAMESPACE, "faults", "the ramp's first step",
-                    lambda s: (s.get("traffic") or {}).get("weight") == 40, timeout=PODS * INTERVAL + 90)
+        # (holding: the step's weight took effect and its hold began; a step still being applied when the
+        # API server goes away starts its hold only once the target shows it, after the outage)
+        wait_status(cluster, NAMESPACE, "faults", "the ramp's first step, holding",
+                    lambda s: (s.get("traffic") or {}).get("weight") == 40
+                    and (s.get("traffic") or {}).get("state") == "Holding", timeout=PODS * INTERVAL + 90)
         ramp_serving_again = api_server_outage(box, operator)
         second = wait_status(cluster, NAMESPACE, "faults", "the ramp's second step",
                              lambda s: (s.get("traffic") or {}).get("weight") == 70, timeout=60)
