@@ -256,13 +256,8 @@ def references(spec: model.RecoveryPlanSpec) -> list[Reference]:
     """
     found = [Reference(ObjectKey("Service", s.service, None), ("services", i, "service"), f"service {s.name}")
              for i, s in enumerate(spec.services)]
-    items: list[tuple[Loc, str, model.Check | model.Action | model.Target]] = [
-        (loc, f"check {c.name}", c) for loc, c in sections.check_items(spec)]
-    items += [(loc, f"action {a.name}", a) for loc, a in sections.action_items(spec)]
-    items += [(loc, f"traffic target {t.label}", t) for loc, t in sections.target_items(spec)]
-    for loc, who, item in items:
-        found += [Reference(ObjectKey(o.ref.kind, o.ref.name, o.ref.namespace), (*loc, *o.field), who)
-                  for o in item.named_objects()]
+    found += [Reference(ObjectKey(o.ref.kind, o.ref.name, o.ref.namespace), loc, who)
+              for loc, who, o in sections.named_objects(spec)]
     return found
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from reentry.engine.observations import Observations
-from reentry.engine.sections import action_items, check_items, target_items
-from reentry.model import READINESS_GATE, Action, Check, ObjectRef, RecoveryPlanSpec, Target
+from reentry.engine.sections import named_objects
+from reentry.model import READINESS_GATE, ObjectRef, RecoveryPlanSpec
 
 
 def problems(spec: RecoveryPlanSpec, observed: Observations) -> list[str]:
@@ -29,8 +29,4 @@ def problems(spec: RecoveryPlanSpec, observed: Observations) -> list[str]:
 def references(spec: RecoveryPlanSpec) -> list[tuple[str, ObjectRef]]:
     """Objects the operator reads for the plan's checks, actions and traffic targets, each with a label
     saying who refers to it (what each kind names: its model's ``named_objects``)."""
-    items: list[tuple[str, Check | Action | Target]] = [(f"check {c.name}", c) for _, c in check_items(spec)]
-    items += [(f"action {a.name}", a) for _, a in action_items(spec)]
-    items += [(f"traffic target {t.label}", t) for _, t in target_items(spec)]
-    return [(f"{o.ref.kind} {o.ref.name} ({who})", o.ref)
-            for who, item in items for o in item.named_objects() if o.read]
+    return [(f"{o.ref.kind} {o.ref.name} ({who})", o.ref) for _, who, o in named_objects(spec) if o.read]

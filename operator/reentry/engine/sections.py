@@ -13,6 +13,7 @@ from reentry.model import (
     Action,
     Check,
     Loc,
+    NamedObject,
     Phase,
     RecoveryPlanSpec,
     Stage,
@@ -112,3 +113,13 @@ def action_items(spec: RecoveryPlanSpec) -> list[tuple[Loc, Action]]:
 def target_items(spec: RecoveryPlanSpec) -> list[tuple[Loc, Target]]:
     """Every traffic target with its place in the spec."""
     return [(("traffic", "targets", i), target) for i, target in enumerate(spec.traffic.targets)]
+
+
+def named_objects(spec: RecoveryPlanSpec) -> list[tuple[Loc, str, NamedObject]]:
+    """Every object the plan's checks, actions and traffic targets name (each kind's ``named_objects``):
+    the field that names it, who names it (``check lag``, ``traffic target httpRoute/web``), the object."""
+    items: list[tuple[Loc, str, Check | Action | Target]] = [
+        (loc, f"check {c.name}", c) for loc, c in check_items(spec)]
+    items += [(loc, f"action {a.name}", a) for loc, a in action_items(spec)]
+    items += [(loc, f"traffic target {t.label}", t) for loc, t in target_items(spec)]
+    return [((*loc, *o.field), who, o) for loc, who, item in items for o in item.named_objects()]
