@@ -33,9 +33,6 @@ def test_every_stage_has_a_phase_a_section_and_a_rule_in_the_fixed_order():
     assert tuple(StageName) == sections.STAGE_ORDER
     assert set(sections.PHASE_OF_STAGE) == set(StageName)
     assert list(stages.RULES) == list(sections.STAGE_ORDER)
-    spec = _full_plan()
-    assert sections.stage(spec, StageName.TRAFFIC) is spec.traffic
-    assert sections.stage(spec, StageName.VALIDATION) is spec.validation
 
 
 def test_sections_list_checks_and_actions_where_the_spec_holds_them():

@@ -16,11 +16,8 @@ from reentry.model import (
     NamedObject,
     Phase,
     RecoveryPlanSpec,
-    Stage,
     StageName,
     Target,
-    TrafficStage,
-    ValidationStage,
 )
 
 #: The section of the checks that say the system is technically recovered (before the start).
@@ -39,15 +36,6 @@ PHASE_OF_STAGE: dict[StageName, Phase] = {
     StageName.VALIDATION: Phase.VALIDATING,
 }
 
-AnyStage = Stage | TrafficStage | ValidationStage
-
-_STAGES: dict[StageName, Callable[[RecoveryPlanSpec], AnyStage]] = {
-    StageName.IDENTITY: lambda spec: spec.identity,
-    StageName.STATE: lambda spec: spec.state,
-    StageName.DEPENDENCIES: lambda spec: spec.dependencies,
-    StageName.TRAFFIC: lambda spec: spec.traffic,
-    StageName.VALIDATION: lambda spec: spec.validation,
-}
 #: Where each section's checks sit in a spec (``analysis`` is ``traffic.analysis``), in the order
 #: status lists them, and how to read them.
 _CHECKS: dict[str, tuple[tuple[str, str], Callable[[RecoveryPlanSpec], list[Check]]]] = {
@@ -73,11 +61,6 @@ ACTION_SECTIONS: tuple[str, ...] = tuple(_ACTIONS)
 #: Where the lists of checks sit in a spec, in the order status lists them: ``("traffic", "analysis")``...
 #: (for readers of a raw spec that may not validate, such as the kubectl plugin).
 CHECK_LISTS: tuple[tuple[str, str], ...] = tuple(at for at, _ in _CHECKS.values())
-
-def stage(spec: RecoveryPlanSpec, name: StageName) -> AnyStage:
-    """One stage's section of the spec."""
-    return _STAGES[name](spec)
-
 
 def section_checks(spec: RecoveryPlanSpec, section: str) -> list[Check]:
     """The checks of one section (a stage, ``technicalRecovery`` or ``analysis``)."""
